@@ -1,0 +1,25 @@
+//! The regulatory data standard as a declarative rule pack, and the pure engine that
+//! standardizes and checks records against it.
+//!
+//! Architecture invariant: this crate does no IO and reads no clock. Time comes in as
+//! [`Context::today`]; references to accepted records come in through [`Lookup`]. Bad data
+//! is never an `Err`: it is a [`Verdict`] with issues.
+
+pub mod checkdigit;
+pub mod engine;
+mod fieldcheck;
+pub mod indicators;
+pub mod lookup;
+pub mod pack;
+mod packload;
+pub mod record;
+pub mod region;
+pub mod standardize;
+pub mod verdict;
+
+pub use engine::{govern, Context};
+pub use lookup::Lookup;
+pub use pack::{mask_id, DatasetSpec, FieldSpec, FieldType, PackError, RulePack};
+pub use record::{Fields, Op, RawRecord, Value};
+pub use region::{Region, RegionTable, Tier};
+pub use verdict::{Change, Issue, PackId, Severity, Verdict};

@@ -1,0 +1,143 @@
+//! `regfed submit`: read JSONL or CSV files, send them in batches, print the verdicts.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context as _};
+use clap::Args;
+use regfed_governance::{RawRecord, RulePack};
+use regfed_proto::v1 as pb;
+use serde_json::json;
+
+use super::ClientArgs;
+use crate::convert::value::fields_to_pb;
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// item, subject, officer or action.
+    #[arg(long)]
+    pub dataset: String,
+    /// For operators: the department the records belong to.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Records per batch (one Raft log entry each).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// .jsonl or .csv (UTF-8 or GBK) files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// One record to send, with where it came from.
+pub struct Outgoing {
+    pub record: RawRecord,
+    pub source: String,
+}
+
+pub fn to_pb(records: &[Outgoing]) -> Vec<pb::RecordIn> {
+    records
+        .iter()
+        .map(|r| pb::RecordIn {
+            op: r.record.op.as_str().to_string(),
+            fields: fields_to_pb(&r.record.fields),
+            source: r.source.clone(),
+        })
+        .collect()
+}
+
+/// Totals over all batches, in the shape of the CLI contract.
+#[derive(Default)]
+pub struct Summary {
+    pub results: Vec<pb::RecordResult>,
+}
+
+impl Summary {
+    pub fn count(&self, status: &str) -> usize {
+        self.results.iter().filter(|r| r.status == status).count()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "submitted": self.results.len(),
+            "accepted": self.count("accepted"),
+            "rejected": self.count("rejected"),
+            "unchanged": self.count("unchanged"),
+            "results": self.results.iter().map(|r| json!({
+                "key": r.key,
+                "status": r.status,
+                "version": r.version,
+                "source": r.source,
+                "issues": r.issues.iter().map(|i| json!({
+                    "rule": i.rule, "field": i.field, "severity": i.severity,
+                    "message": format!("{} / {}", i.message_zh, i.message_en),
+                    "example": i.example,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn print_human(&self) {
+        println!(
+            "submitted {}, accepted {}, rejected {}, unchanged {}",
+            self.results.len(),
+            self.count("accepted"),
+            self.count("rejected"),
+            self.count("unchanged")
+        );
+        for r in self.results.iter().filter(|r| r.status == "rejected") {
+            println!("  rejected {} (version {}, {}):", r.key, r.version, r.source);
+            for i in &r.issues {
+                println!("    [{}] {} {}: {} / {}", i.severity, i.rule, i.field, i.message_zh, i.message_en);
+                if i.severity == "error" && !i.example.is_empty() {
+                    println!("        e.g. {}", i.example);
+                }
+            }
+        }
+    }
+}
+
+/// Sends `records` in batches of `batch`, returning every verdict.
+pub async fn send(
+    client: &mut crate::client::Client,
+    dataset: &str,
+    department: Option<&str>,
+    records: &[Outgoing],
+    batch: usize,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    for (n, chunk) in records.chunks(batch.max(1)).enumerate() {
+        let request = pb::SubmitRequest {
+            dataset: dataset.to_string(),
+            records: to_pb(chunk),
+            department: department.unwrap_or_default().to_string(),
+        };
+        let response = client
+            .submit(request)
+            .await
+            .map_err(|s| anyhow!(crate::client::status_message(&s)))
+            .with_context(|| format!("batch {} ({} records) was not accepted by the node", n + 1, chunk.len()))?;
+        summary.results.extend(response.into_inner().results);
+    }
+    Ok(summary)
+}
+
+pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
+    let pack = RulePack::builtin();
+    let spec = pack
+        .dataset(&args.dataset)
+        .ok_or_else(|| anyhow!("unknown data set {:?}; use item, subject, officer or action", args.dataset))?;
+    let mut records = Vec::new();
+    for file in &args.files {
+        let read = regfed_formats::read_file(file, spec)?;
+        records.extend(read.into_iter().map(|r| Outgoing { record: r.record, source: r.source }));
+    }
+    let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
+    let summary = send(&mut client, &args.dataset, args.department.as_deref(), &records, args.batch).await?;
+    if args.client.json {
+        println!("{}", summary.to_json());
+    } else {
+        summary.print_human();
+    }
+    Ok(())
+}

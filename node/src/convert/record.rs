@@ -1,0 +1,38 @@
+//! Stored record versions and submit outcomes.
+
+use regfed_governance::DatasetSpec;
+use regfed_proto::v1 as pb;
+
+use super::issue::{change_to_pb, issue_to_pb};
+use super::value::fields_to_pb;
+use crate::state::command::RecordOutcome;
+use crate::state::{rfc3339, VersionRecord};
+
+/// A stored version as a query answers it, with identity numbers masked.
+pub fn stored_to_pb(record: &VersionRecord, spec: Option<&DatasetSpec>) -> pb::StoredRecord {
+    let fields = match spec {
+        Some(spec) => spec.mask(&record.fields),
+        None => record.fields.clone(),
+    };
+    pb::StoredRecord {
+        dataset: record.dataset.clone(),
+        key: record.key.clone(),
+        op: record.op.as_str().to_string(),
+        version: record.version,
+        fields: fields_to_pb(&fields),
+        origin_region: record.origin.region.clone(),
+        origin_department: record.origin.department.clone(),
+        reported_at: rfc3339(record.reported_at),
+    }
+}
+
+pub fn outcome_to_pb(outcome: &RecordOutcome) -> pb::RecordResult {
+    pb::RecordResult {
+        key: outcome.key.clone(),
+        status: outcome.outcome.as_str().to_string(),
+        version: outcome.version,
+        issues: outcome.issues.iter().map(issue_to_pb).collect(),
+        changes: outcome.changes.iter().map(change_to_pb).collect(),
+        source: outcome.source.clone(),
+    }
+}

@@ -1,0 +1,31 @@
+//! Field values and field maps.
+
+use std::collections::HashMap;
+
+use regfed_governance::{Fields, Value};
+use regfed_proto::v1 as pb;
+
+pub fn to_pb(value: &Value) -> pb::Value {
+    let kind = match value {
+        Value::Text(t) => pb::value::Kind::Text(t.clone()),
+        Value::List(items) => pb::value::Kind::List(pb::StringList { items: items.clone() }),
+    };
+    pb::Value { kind: Some(kind) }
+}
+
+/// A wire value; a value with no kind set reads as empty text.
+pub fn from_pb(value: pb::Value) -> Value {
+    match value.kind {
+        Some(pb::value::Kind::Text(t)) => Value::Text(t),
+        Some(pb::value::Kind::List(l)) => Value::List(l.items),
+        None => Value::Text(String::new()),
+    }
+}
+
+pub fn fields_to_pb(fields: &Fields) -> HashMap<String, pb::Value> {
+    fields.iter().map(|(k, v)| (k.clone(), to_pb(v))).collect()
+}
+
+pub fn fields_from_pb(fields: HashMap<String, pb::Value>) -> Fields {
+    fields.into_iter().map(|(k, v)| (k, from_pb(v))).collect()
+}

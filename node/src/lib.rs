@@ -1,0 +1,16 @@
+//! The regfed node: CLI, configuration, TLS, store, Raft wiring, gRPC and HTTP services,
+//! signals. The only crate that knows the wire.
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod convert;
+pub mod local;
+pub mod metrics;
+pub mod net;
+pub mod node;
+pub mod raft;
+pub mod service;
+pub mod state;
+pub mod store;

@@ -1,0 +1,86 @@
+//! The node's counters and their Prometheus text rendering, served on `/metrics` by a
+//! small HTTP listener when the configuration names an `http` address.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Default)]
+pub struct Metrics {
+    pub submit_batches_total: AtomicU64,
+    pub records_accepted_total: AtomicU64,
+    pub records_rejected_total: AtomicU64,
+    pub records_unchanged_total: AtomicU64,
+    pub submit_refused_total: AtomicU64,
+    /// Sum of batch commit durations in microseconds, for the `_seconds` sum.
+    pub submit_micros_sum: AtomicU64,
+    pub rpc_denied_total: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every counter, plus `extra` gauges.
+    pub fn render(&self, labels: &str, extra: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut counter = |name: &str, help: &str, value: f64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {value}");
+        };
+        counter("regfed_submit_batches_total", "Batches committed.", get(&self.submit_batches_total) as f64);
+        counter("regfed_records_accepted_total", "Records accepted.", get(&self.records_accepted_total) as f64);
+        counter("regfed_records_rejected_total", "Records rejected into the rectification queue.", get(&self.records_rejected_total) as f64);
+        counter("regfed_records_unchanged_total", "Records identical to their latest submission.", get(&self.records_unchanged_total) as f64);
+        counter("regfed_submit_refused_total", "Batches refused before governance (bad request).", get(&self.submit_refused_total) as f64);
+        counter("regfed_submit_seconds_total", "Time spent governing and committing batches.", get(&self.submit_micros_sum) as f64 / 1e6);
+        counter("regfed_rpc_denied_total", "Calls refused by authorization.", get(&self.rpc_denied_total) as f64);
+        for (name, help, value) in extra {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}");
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` until `shutdown` resolves. Any other path answers 404. Reads at
+/// most 8 KiB of request and gives a slow client 5 seconds.
+pub async fn serve_http(
+    listener: TcpListener,
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (mut socket, _) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    tracing::warn!(%error, "Metrics listener failed to accept.");
+                    continue;
+                }
+            },
+        };
+        let render = render.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let read = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await;
+            let Ok(Ok(n)) = read else { return };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let response = if request.starts_with("GET /metrics ") {
+                let body = render();
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+            };
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}

@@ -1,0 +1,211 @@
+//! A running node: opens the store, starts Raft, serves the client API over mutual TLS
+//! and `/metrics` over HTTP, and shuts all of it down in order.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use regfed_proto::v1 as pb;
+use tokio::net::TcpListener;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::raft::log_store::LogStore;
+use crate::raft::network::Network;
+use crate::raft::state_machine::StateMachine;
+use crate::raft::Raft;
+use crate::service::RegfedService;
+use crate::state::read;
+use crate::store::Store;
+
+/// Milliseconds since the Unix epoch: the node's one clock read.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Everything a request handler needs.
+pub struct Node {
+    pub config: Config,
+    pub store: Store,
+    pub raft: Raft,
+    pub metrics: Metrics,
+}
+
+impl Node {
+    pub async fn status(&self, caller: Option<String>) -> Result<pb::StatusResponse, read::ReadError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let role = match metrics.state {
+            openraft::ServerState::Leader => "leader",
+            openraft::ServerState::Follower => "follower",
+            openraft::ServerState::Learner => "learner",
+            openraft::ServerState::Candidate => "candidate",
+            openraft::ServerState::Shutdown => "shutdown",
+        };
+        let membership = metrics.membership_config.membership();
+        let members: Vec<String> = membership
+            .nodes()
+            .map(|(id, node)| format!("{id}@{}", node.addr))
+            .collect();
+        let leader = metrics
+            .current_leader
+            .and_then(|id| membership.get_node(&id).map(|n| format!("{id}@{}", n.addr)))
+            .unwrap_or_default();
+        let store = self.store.clone();
+        let pack = self.config.pack.clone();
+        let (records, queue_open, pending) = tokio::task::spawn_blocking(move || {
+            let counts = read::live_counts(&store, &pack)?;
+            let open = read::queue(&store, None, false)?.len() as u64;
+            let pending = read::outbox_pending(&store)?;
+            Ok::<_, read::ReadError>((counts, open, pending))
+        })
+        .await
+        .map_err(|e| read::ReadError::Store(crate::store::StoreError::Sync { dir: self.config.data_dir.clone(), source: std::io::Error::other(e) }))??;
+        Ok(pb::StatusResponse {
+            node: self.config.id.clone(),
+            tier: self.config.tier.as_str().to_string(),
+            region: self.config.region.to_string(),
+            raft_role: role.to_string(),
+            raft_leader: leader,
+            raft_members: members,
+            outbox_pending: pending,
+            parent_connected: false,
+            parent_acked: 0,
+            records: records.into_iter().collect(),
+            queue_open,
+            log_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
+            pack: format!("{}@{}", self.config.pack.name(), self.config.pack.version()),
+            caller: caller.unwrap_or_default(),
+        })
+    }
+}
+
+fn raft_config() -> anyhow::Result<Arc<openraft::Config>> {
+    let config = openraft::Config {
+        cluster_name: "regfed".into(),
+        heartbeat_interval: 250,
+        election_timeout_min: 1000,
+        election_timeout_max: 2000,
+        // A snapshot every 5,000 batches keeps the log bounded.
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5000),
+        max_in_snapshot_log_to_keep: 1000,
+        ..Default::default()
+    };
+    Ok(Arc::new(config.validate().context("invalid Raft configuration")?))
+}
+
+/// Starts the node's store and Raft group (a group of one in this release), initializing
+/// the group on first start only.
+pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
+    let store = Store::open(&config.data_dir, &config.store)
+        .with_context(|| format!("node {} cannot open its store", config.id))?;
+    let raft = Raft::new(
+        config.raft_id,
+        raft_config()?,
+        Network,
+        LogStore::new(store.clone()),
+        StateMachine::new(store.clone()),
+    )
+    .await
+    .context("cannot start Raft")?;
+    if !raft.is_initialized().await.context("cannot read Raft state")? {
+        let mut members = BTreeMap::new();
+        members.insert(config.raft_id, openraft::BasicNode { addr: config.listen.to_string() });
+        raft.initialize(members).await.context("cannot initialize the Raft group")?;
+        tracing::info!(node = %config.id, "Raft group initialized.");
+    }
+    // Wait until this node leads its group of one, so the first write does not race the
+    // election.
+    if let Err(error) = raft
+        .wait(Some(Duration::from_secs(10)))
+        .current_leader(config.raft_id, "this node leads its group")
+        .await
+    {
+        tracing::warn!(%error, "No leader yet; writes will wait for the election.");
+    }
+    Ok(Arc::new(Node { config, store, raft, metrics: Metrics::default() }))
+}
+
+/// Runs the node until `shutdown` resolves, then stops accepting, lets in-flight calls
+/// finish (up to a deadline), stops Raft and syncs the store.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let node = open(config).await?;
+    let config = &node.config;
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&config.tls.cert_pem, &config.tls.key_pem))
+        .client_ca_root(Certificate::from_pem(&config.tls.ca_pem))
+        .timeout(config.handshake_timeout);
+    let limits = &config.limits;
+    let service = pb::regfed_server::RegfedServer::new(RegfedService::new(node.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let incoming = crate::net::limited_incoming(listener, MAX_CONNECTIONS);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http_task = None;
+    if let Some(addr) = config.http {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        let metrics_node = node.clone();
+        let labels = format!("node=\"{}\",tier=\"{}\",region=\"{}\"", config.id, config.tier.as_str(), config.region);
+        let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
+            let m = metrics_node.raft.metrics().borrow().clone();
+            let applied = m.last_applied.map(|l| l.index).unwrap_or(0) as f64;
+            let size = metrics_node.store.size_on_disk() as f64;
+            metrics_node.metrics.render(&labels, &[
+                ("regfed_raft_last_applied_index", "Last Raft log index applied.", applied),
+                ("regfed_store_size_bytes", "Bytes the store occupies on disk.", size),
+            ])
+        });
+        let mut rx = stop_rx.clone();
+        http_task = Some(tokio::spawn(crate::metrics::serve_http(listener, render, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })));
+        tracing::info!(%addr, "Serving /metrics.");
+    }
+
+    tracing::info!(node = %config.id, tier = %config.tier, region = %config.region, listen = %config.listen, "Node serving.");
+    let mut rx = stop_rx.clone();
+    let server = Server::builder()
+        .tls_config(tls)
+        .context("invalid TLS configuration")?
+        .timeout(Duration::from_secs(limits.request_timeout_secs))
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
+    let server = tokio::spawn(server);
+
+    shutdown.await;
+    tracing::info!("Shutting down: no new calls; finishing the ones in flight.");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "Server ended with an error."),
+        Ok(Err(error)) => tracing::warn!(%error, "Server task failed."),
+        Err(_) => tracing::warn!("In-flight calls did not finish within {SHUTDOWN_GRACE:?}; stopping anyway."),
+    }
+    if let Some(task) = http_task {
+        task.abort();
+    }
+    if let Err(error) = node.raft.shutdown().await {
+        tracing::warn!(%error, "Raft did not stop cleanly.");
+    }
+    let store = node.store.clone();
+    tokio::task::spawn_blocking(move || store.sync()).await??;
+    tracing::info!("Store synced. Bye.");
+    Ok(())
+}
+
+/// Connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 1024;
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

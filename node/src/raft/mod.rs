@@ -1,0 +1,45 @@
+//! The Raft wiring: openraft's type configuration, the sled-backed log store and state
+//! machine, and the group's network.
+//!
+//! Every state change of a node is a [`Command`](crate::state::Command) committed through
+//! openraft. A tier of one node is a Raft group of one; the same path carries groups of
+//! three or five.
+
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+
+use std::io::Cursor;
+
+use crate::state::{Command, CommandResponse};
+
+openraft::declare_raft_types!(
+    /// regfed's Raft types: commands in, responses out, u64 node ids.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type NodeId = u64;
+pub type LogId = openraft::LogId<NodeId>;
+pub type StorageError = openraft::StorageError<NodeId>;
+pub type Entry = openraft::Entry<TypeConfig>;
+
+/// A storage error openraft understands, from anything displayable.
+pub(crate) fn storage_error(
+    subject: openraft::ErrorSubject<NodeId>,
+    verb: openraft::ErrorVerb,
+    error: impl std::fmt::Display,
+) -> StorageError {
+    StorageError::from(openraft::StorageIOError::new(
+        subject,
+        verb,
+        openraft::AnyError::error(error.to_string()),
+    ))
+}

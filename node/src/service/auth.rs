@@ -1,0 +1,78 @@
+//! Who is calling: the identity in the client certificate, checked against this node.
+
+use regfed_pki::{Identity, Role};
+use tonic::{Request, Status};
+
+use crate::config::Config;
+
+/// An authorized client of the node's client API.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A registered department of this node: sees and submits its own records only.
+    Department { code: String, identity: Identity },
+    /// An operator of this node: sees the whole node.
+    Operator { identity: Identity },
+}
+
+impl Caller {
+    pub fn identity(&self) -> &Identity {
+        match self {
+            Caller::Department { identity, .. } | Caller::Operator { identity } => identity,
+        }
+    }
+
+    /// The department a department caller is; `None` for operators.
+    pub fn department(&self) -> Option<&str> {
+        match self {
+            Caller::Department { code, .. } => Some(code),
+            Caller::Operator { .. } => None,
+        }
+    }
+}
+
+/// The identity in the peer's certificate. tonic has already verified the chain against
+/// the federation CA; this reads who the certificate says the peer is.
+pub fn peer_identity<T>(request: &Request<T>) -> Result<Identity, Status> {
+    let certs = request
+        .peer_certs()
+        .ok_or_else(|| Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS"))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS"))?;
+    Identity::from_cert_der(leaf.as_ref())
+        .map_err(|e| Status::permission_denied(format!("the client certificate carries no usable regfed identity: {e}")))
+}
+
+/// Authorizes a client-API call: a department registered here, or an operator of this
+/// node's tier and region. Node identities are refused: they may only open links.
+pub fn authorize<T>(config: &Config, request: &Request<T>) -> Result<Caller, Status> {
+    let identity = peer_identity(request)?;
+    let here = format!("{} {}", config.tier, config.region);
+    let same_place = identity.tier.as_str() == config.tier.as_str() && identity.region == config.region.as_str();
+    let caller = match identity.role {
+        Role::Department => {
+            if !same_place {
+                return Err(denied(&identity, format!("a department of {} {} may not use node {} ({here})", identity.tier.as_str(), identity.region, config.id)));
+            }
+            if !config.departments.contains_key(&identity.id) {
+                return Err(denied(&identity, format!("department {} is not registered at node {}", identity.id, config.id)));
+            }
+            Caller::Department { code: identity.id.clone(), identity }
+        }
+        Role::Operator => {
+            if !same_place {
+                return Err(denied(&identity, format!("an operator of {} {} may not use node {} ({here})", identity.tier.as_str(), identity.region, config.id)));
+            }
+            Caller::Operator { identity }
+        }
+        Role::Node => {
+            return Err(denied(&identity, "node identities may only open a federation link, not use the client API".into()));
+        }
+    };
+    Ok(caller)
+}
+
+fn denied(identity: &Identity, why: String) -> Status {
+    tracing::warn!(peer = %identity.to_uri(), reason = %why, "Call refused.");
+    Status::permission_denied(why)
+}

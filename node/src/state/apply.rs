@@ -1,0 +1,380 @@
+//! Applies commands to the store: the deterministic heart of the node.
+
+use std::collections::BTreeSet;
+
+use regfed_governance::indicators::{is_timely, Counters};
+use regfed_governance::{Fields, Op, Value, Verdict};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::command::{Command, CommandResponse, Outcome, RecordOutcome, SubmitBatch};
+use super::keys;
+use super::model::{
+    AuditEvent, ChangeRef, Current, KeyState, OutboxEntry, QueueEntry, QueueStatus, Status,
+    VersionRecord,
+};
+use super::{china_day, Millis};
+use crate::store::{Store, StoreError, WriteSet};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored value no longer decodes: the store is damaged or was written by another
+    /// version. The node cannot go on applying.
+    #[error("stored value at {key} does not decode: {source}")]
+    Decode { key: String, source: serde_json::Error },
+}
+
+/// Collects the writes of one or more commands over a read view of the store, so that a
+/// whole Raft apply batch commits atomically with its last-applied log id.
+pub struct Applier<'a> {
+    store: &'a Store,
+    writes: WriteSet,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Applier { store, writes: WriteSet::default() }
+    }
+
+    pub fn into_writes(self) -> WriteSet {
+        self.writes
+    }
+
+    pub fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, ApplyError> {
+        let bytes = match self.writes.get(key) {
+            Some(Some(v)) => v.to_vec(),
+            Some(None) => return Ok(None),
+            None => match self.store.get(key)? {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|source| ApplyError::Decode {
+            key: String::from_utf8_lossy(key).into_owned(),
+            source,
+        })
+    }
+
+    pub fn write<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        // Serializing our own types to JSON cannot fail: they have string keys only.
+        let bytes = serde_json::to_vec(value).expect("state types serialize to JSON");
+        self.writes.put(key, bytes);
+    }
+
+    pub fn apply(&mut self, log_index: u64, command: &Command) -> Result<CommandResponse, ApplyError> {
+        match command {
+            Command::Submit(batch) => self.submit(log_index, batch).map(CommandResponse::Submit),
+        }
+    }
+
+    fn next_seq(&mut self) -> Result<u64, ApplyError> {
+        let seq: u64 = self.read(keys::NEXT_SEQ)?.unwrap_or(1);
+        self.write(keys::NEXT_SEQ.to_vec(), &(seq + 1));
+        Ok(seq)
+    }
+
+    fn bump_live(&mut self, dataset: &str, delta: i64) -> Result<(), ApplyError> {
+        let key = format!("_meta/live/{dataset}").into_bytes();
+        let n: i64 = self.read(&key)?.unwrap_or(0);
+        self.write(key, &(n + delta));
+        Ok(())
+    }
+
+    fn counters(
+        &mut self,
+        region: &str,
+        department: &str,
+        day: &str,
+        update: impl FnOnce(&mut Counters),
+    ) -> Result<(), ApplyError> {
+        let key = keys::counters(region, department, day);
+        let mut c: Counters = self.read(&key)?.unwrap_or_default();
+        update(&mut c);
+        self.write(key, &c);
+        Ok(())
+    }
+
+    fn submit(&mut self, log_index: u64, batch: &SubmitBatch) -> Result<Vec<RecordOutcome>, ApplyError> {
+        let mut outcomes = Vec::with_capacity(batch.records.len());
+        let mut audit = AuditEvent {
+            log_index,
+            at: batch.received_at,
+            actor: batch.actor.clone(),
+            action: "submit".into(),
+            dataset: batch.dataset.clone(),
+            accepted: 0,
+            rejected: 0,
+            unchanged: 0,
+        };
+        for record in &batch.records {
+            let outcome = self.submit_one(log_index, batch, &record.verdict, &record.source)?;
+            match outcome.outcome {
+                Outcome::Accepted => audit.accepted += 1,
+                Outcome::Rejected => audit.rejected += 1,
+                Outcome::Unchanged => audit.unchanged += 1,
+            }
+            outcomes.push(outcome);
+        }
+        self.write(keys::audit(log_index), &audit);
+        Ok(outcomes)
+    }
+
+    fn submit_one(
+        &mut self,
+        log_index: u64,
+        batch: &SubmitBatch,
+        verdict: &Verdict,
+        source: &str,
+    ) -> Result<RecordOutcome, ApplyError> {
+        let dataset = batch.dataset.as_str();
+        let today = china_day(batch.received_at).to_string();
+        let accepted = verdict.accepted();
+        let status = if accepted { Status::Accepted } else { Status::Rejected };
+        let outcome = |version: u64| RecordOutcome {
+            key: verdict.key.clone(),
+            outcome: status.into(),
+            status,
+            version,
+            issues: verdict.issues.clone(),
+            changes: verdict.changes.clone(),
+            source: source.to_string(),
+        };
+
+        if verdict.key.is_empty() {
+            // Without a key there is nothing to version or rectify by key: the answer names
+            // the problem and the counters count it.
+            self.counters(&batch.origin_region, &batch.department, &today, |c| {
+                c.submitted += 1;
+                c.rejected += 1;
+                c.first_submitted += 1;
+            })?;
+            return Ok(outcome(0));
+        }
+
+        let state_key = keys::key_state(dataset, &verdict.key);
+        let previous: Option<KeyState> = self.read(&state_key)?;
+        let fingerprint = fingerprint(verdict);
+        if let Some(prev) = &previous {
+            if prev.last_fingerprint == fingerprint {
+                return Ok(RecordOutcome {
+                    outcome: Outcome::Unchanged,
+                    status: prev.last_status,
+                    version: prev.last_version,
+                    ..outcome(prev.last_version)
+                });
+            }
+        }
+
+        let version = previous.as_ref().map_or(1, |p| p.last_version + 1);
+        let first = previous.is_none();
+        let reported_at = previous.as_ref().map_or(batch.received_at, |p| p.reported_at);
+        let origin = previous.as_ref().map_or_else(
+            || super::Origin { region: batch.origin_region.clone(), department: batch.department.clone() },
+            |p| p.origin.clone(),
+        );
+        self.counters(&origin.region, &origin.department, &today, |c| {
+            c.submitted += 1;
+            if accepted {
+                c.accepted += 1;
+            } else {
+                c.rejected += 1;
+            }
+            if first {
+                c.first_submitted += 1;
+                if accepted {
+                    c.first_accepted += 1;
+                }
+            }
+        })?;
+
+        let previous_live = previous.as_ref().and_then(|p| p.live_fields().cloned());
+        let mut seq = None;
+        let mut current = previous.as_ref().and_then(|p| p.current.clone());
+        let queue_key = keys::queue(&origin.department, dataset, &verdict.key);
+        let queued: Option<QueueEntry> = self.read(&queue_key)?;
+
+        if accepted {
+            let s = self.next_seq()?;
+            seq = Some(s);
+            let change = ChangeRef { key: verdict.key.clone(), version };
+            self.write(keys::change(dataset, s), &change);
+            let entry = OutboxEntry {
+                seq: s,
+                dataset: dataset.to_string(),
+                key: verdict.key.clone(),
+                version,
+                op: verdict.op,
+            };
+            self.write(keys::outbox(s), &entry);
+            if dataset == "action" {
+                if let Some(old) = &previous_live {
+                    self.count_action(&origin, old, reported_at, batch.deadline_days, -1)?;
+                }
+                if verdict.op == Op::Upsert {
+                    self.count_action(&origin, &verdict.fields, reported_at, batch.deadline_days, 1)?;
+                }
+            }
+            let live_delta = match (previous_live.is_some(), verdict.op) {
+                (false, Op::Upsert) => 1,
+                (true, Op::Delete) => -1,
+                _ => 0,
+            };
+            if live_delta != 0 {
+                self.bump_live(dataset, live_delta)?;
+            }
+            current = Some(Current {
+                version,
+                op: verdict.op,
+                fields: verdict.fields.clone(),
+                accepted_at: batch.received_at,
+            });
+            if let Some(mut q) = queued.filter(|q| q.status == QueueStatus::Open) {
+                let waited = ((batch.received_at - q.raised_at).max(0) / 1000) as u64;
+                q.status = QueueStatus::Rectified;
+                q.rectified_at = Some(batch.received_at);
+                q.rectified_version = Some(version);
+                self.write(queue_key, &q);
+                self.counters(&origin.region, &origin.department, &today, |c| {
+                    c.rectified += 1;
+                    c.rectification.record(waited);
+                })?;
+            }
+        } else {
+            let raised_at = match &queued {
+                Some(q) if q.status == QueueStatus::Open => q.raised_at,
+                _ => batch.received_at,
+            };
+            let entry = QueueEntry {
+                dataset: dataset.to_string(),
+                key: verdict.key.clone(),
+                version,
+                department: origin.department.clone(),
+                origin_region: origin.region.clone(),
+                raised_by: batch.raised_by.clone(),
+                status: QueueStatus::Open,
+                issues: verdict.issues.clone(),
+                fields: verdict.fields.clone(),
+                raised_at,
+                rectified_at: None,
+                rectified_version: None,
+            };
+            self.write(queue_key, &entry);
+        }
+
+        let changed_fields = changed_fields(previous_live.as_ref(), &verdict.fields);
+        let record = VersionRecord {
+            dataset: dataset.to_string(),
+            key: verdict.key.clone(),
+            version,
+            op: verdict.op,
+            fields: verdict.fields.clone(),
+            status,
+            issues: verdict.issues.clone(),
+            changes: verdict.changes.clone(),
+            changed_fields,
+            submitted_by: batch.actor.clone(),
+            submitted_at: batch.received_at,
+            reported_at,
+            origin: origin.clone(),
+            pack: verdict.pack.clone(),
+            log_index,
+            seq,
+            source: source.to_string(),
+        };
+        self.write(keys::version(dataset, &verdict.key, version), &record);
+        let state = KeyState {
+            last_version: version,
+            last_fingerprint: fingerprint,
+            last_status: status,
+            current,
+            reported_at,
+            origin,
+        };
+        self.write(state_key, &state);
+        Ok(outcome(version))
+    }
+
+    /// Adds (`sign = 1`) or removes (`sign = -1`) an accepted action's contribution to
+    /// timeliness (counted on the action's date) and to its item's coverage.
+    fn count_action(
+        &mut self,
+        origin: &super::Origin,
+        fields: &Fields,
+        reported_at: Millis,
+        deadline_days: i64,
+        sign: i64,
+    ) -> Result<(), ApplyError> {
+        let text = |name: &str| fields.get(name).and_then(Value::as_text).unwrap_or("");
+        let (action_id, item_code, action_date) = (text("action_id"), text("item_code"), text("action_date"));
+        let Ok(date) = chrono::NaiveDate::parse_from_str(action_date, "%Y-%m-%d") else {
+            return Ok(());
+        };
+        let timely = is_timely(date, china_day(reported_at), deadline_days);
+        self.counters(&origin.region, &origin.department, action_date, |c| {
+            if sign > 0 {
+                c.actions_accepted += 1;
+                c.actions_timely += u64::from(timely);
+            } else {
+                c.actions_accepted = c.actions_accepted.saturating_sub(1);
+                c.actions_timely = c.actions_timely.saturating_sub(u64::from(timely));
+            }
+        })?;
+        let key = keys::coverage(item_code, action_date, action_id);
+        if sign > 0 {
+            self.writes.put(key, Vec::new());
+        } else {
+            self.writes.delete(key);
+        }
+        Ok(())
+    }
+}
+
+/// Names of fields added, removed or altered relative to the previous accepted version.
+fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
+    let Some(previous) = previous else {
+        return next.keys().cloned().collect();
+    };
+    let names: BTreeSet<&String> = previous.keys().chain(next.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| previous.get(*n) != next.get(*n))
+        .cloned()
+        .collect()
+}
+
+/// A stable 64-bit FNV-1a fingerprint of a submission: op, standardized fields and the
+/// verdict's rule ids. Equal fingerprints mean "identical record, identical verdict".
+/// Stable across processes and machines (no random hasher keys), as replicas require.
+pub fn fingerprint(verdict: &Verdict) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(PRIME);
+    };
+    feed(verdict.op.as_str().as_bytes());
+    for (name, value) in &verdict.fields {
+        feed(name.as_bytes());
+        match value {
+            Value::Text(t) => feed(t.as_bytes()),
+            Value::List(items) => {
+                for i in items {
+                    feed(i.as_bytes());
+                }
+                feed(b"\x01list");
+            }
+        }
+    }
+    for issue in &verdict.issues {
+        feed(issue.rule.as_bytes());
+        feed(issue.severity.as_str().as_bytes());
+    }
+    hash
+}

@@ -1,0 +1,89 @@
+//! The commands that travel in the Raft log, and what applying them answers.
+
+use regfed_governance::{Change, Issue, Verdict};
+use serde::{Deserialize, Serialize};
+
+use super::model::{RaisedBy, Status};
+use super::Millis;
+
+/// One state change, proposed by the leader and applied by every replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// A batch of records of one data set, with their verdicts: one log entry per batch.
+    Submit(SubmitBatch),
+}
+
+/// A governed batch. Everything applying it needs is inside: verdicts, the receipt time,
+/// the deadline in force; applying it reads no clock and no configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitBatch {
+    pub dataset: String,
+    /// The identity (certificate URI) that submitted the batch.
+    pub actor: String,
+    /// The department the records belong to.
+    pub department: String,
+    /// The city-tier region the records originate from.
+    pub origin_region: String,
+    /// This node's tier and region, named in the queue entries it raises.
+    pub raised_by: RaisedBy,
+    pub received_at: Millis,
+    /// The timeliness deadline of the rule pack that judged the batch.
+    pub deadline_days: i64,
+    pub records: Vec<GovernedRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernedRecord {
+    pub verdict: Verdict,
+    /// Where the record came from, e.g. `actions.csv line 12`.
+    pub source: String,
+}
+
+/// What applying a command answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// Blank and membership entries answer nothing.
+    #[default]
+    None,
+    Submit(Vec<RecordOutcome>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Accepted,
+    Rejected,
+    /// Identical to the latest submission of the key: nothing written.
+    Unchanged,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl From<Status> for Outcome {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Accepted => Outcome::Accepted,
+            Status::Rejected => Outcome::Rejected,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordOutcome {
+    pub key: String,
+    pub outcome: Outcome,
+    /// For `unchanged`: whether the latest submission was accepted.
+    pub status: Status,
+    pub version: u64,
+    pub issues: Vec<Issue>,
+    pub changes: Vec<Change>,
+    pub source: String,
+}

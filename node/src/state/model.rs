@@ -1,0 +1,158 @@
+//! What the state machine stores: the state of each record key, every version, the
+//! rectification queue, the outbox and the audit log.
+
+use regfed_governance::{Change, Fields, Issue, Op, PackId};
+use serde::{Deserialize, Serialize};
+
+use super::Millis;
+
+/// Where a record comes from: the city-tier node's region and the department.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub region: String,
+    pub department: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Accepted,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
+/// The current accepted version of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Current {
+    pub version: u64,
+    pub op: Op,
+    pub fields: Fields,
+    pub accepted_at: Millis,
+}
+
+/// Everything about one record key: its latest submission and its accepted state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    pub last_version: u64,
+    /// Fingerprint of the latest submission's op, standardized fields and verdict.
+    pub last_fingerprint: u64,
+    pub last_status: Status,
+    /// The latest accepted version; `op == Delete` when the record was deleted.
+    pub current: Option<Current>,
+    /// First receipt of this key at the city tier.
+    pub reported_at: Millis,
+    pub origin: Origin,
+}
+
+impl KeyState {
+    /// The accepted, not deleted, fields of the key.
+    pub fn live_fields(&self) -> Option<&Fields> {
+        self.current.as_ref().filter(|c| c.op == Op::Upsert).map(|c| &c.fields)
+    }
+}
+
+/// One submitted version of a record, accepted or rejected, with who/when/what changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub dataset: String,
+    pub key: String,
+    pub version: u64,
+    pub op: Op,
+    pub fields: Fields,
+    pub status: Status,
+    pub issues: Vec<Issue>,
+    /// Standardization changes the platform made to the submitted values.
+    pub changes: Vec<Change>,
+    /// Fields whose value differs from the previous accepted version.
+    pub changed_fields: Vec<String>,
+    /// The identity (certificate URI) that submitted it.
+    pub submitted_by: String,
+    pub submitted_at: Millis,
+    pub reported_at: Millis,
+    pub origin: Origin,
+    pub pack: PackId,
+    pub log_index: u64,
+    /// The change sequence number when accepted.
+    pub seq: Option<u64>,
+    pub source: String,
+}
+
+/// An accepted change waiting to travel upward, in commit order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub dataset: String,
+    pub key: String,
+    pub version: u64,
+    pub op: Op,
+}
+
+/// The pointer a `chg/` key holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRef {
+    pub key: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaisedBy {
+    pub tier: String,
+    pub region: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueStatus {
+    Open,
+    Rectified,
+}
+
+impl QueueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueStatus::Open => "open",
+            QueueStatus::Rectified => "rectified",
+        }
+    }
+}
+
+/// A rejected record waiting for its department to correct it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub dataset: String,
+    pub key: String,
+    /// The latest rejected version.
+    pub version: u64,
+    pub department: String,
+    pub origin_region: String,
+    pub raised_by: RaisedBy,
+    pub status: QueueStatus,
+    pub issues: Vec<Issue>,
+    /// The rejected values, so the department sees what to correct.
+    pub fields: Fields,
+    /// First rejection of this key since it was last accepted.
+    pub raised_at: Millis,
+    pub rectified_at: Option<Millis>,
+    pub rectified_version: Option<u64>,
+}
+
+/// One line of the audit log: a command and who caused it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub log_index: u64,
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub dataset: String,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub unchanged: u64,
+}

@@ -1,0 +1,304 @@
+//! The node's only door to sled: the Raft log, the Raft metadata and the state machine's
+//! key space, and what makes a write durable. Nothing outside this module names sled.
+//!
+//! Durability: sled 0.34 persists nothing until `flush`, and on Linux its flush writes
+//! with `sync_file_range` and never calls `fdatasync`; large values go to blob files that
+//! it never syncs at all (sled issue 1452). [`Durability::Process`] trusts sled's flush:
+//! an acknowledged write survives a crash or `kill -9` of the node, because the bytes
+//! reached the kernel. [`Durability::Power`] (the default) adds `syncfs(2)` on the data
+//! directory's file system, so the `db` file, its blobs and their metadata reach the disk
+//! before the node answers: an acknowledged write also survives a power loss.
+
+mod writeset;
+
+use std::fs::File;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use writeset::WriteSet;
+
+/// What must be true of a write before the node acknowledges it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// sled's flush only: survives a crash of the node process, not of the machine.
+    Process,
+    /// sled's flush, then `syncfs` of the data directory: survives a power loss.
+    #[default]
+    Power,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// sled's page cache, in bytes of on-disk size (sled's default is 1 GiB).
+    pub cache_bytes: u64,
+    pub durability: Durability,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { cache_bytes: 128 * 1024 * 1024, durability: Durability::Power }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store in {dir}: {source}")]
+    Open { dir: PathBuf, source: sled::Error },
+    #[error("store {op} failed: {source}")]
+    Sled { op: &'static str, source: sled::Error },
+    #[error("cannot sync the store's file system ({dir}): {source}")]
+    Sync { dir: PathBuf, source: std::io::Error },
+}
+
+fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { op, source }
+}
+
+/// A handle on the node's sled database. Cheap to clone; every clone sees the same data.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    /// Raft log entries by index (big-endian u64 keys).
+    log: sled::Tree,
+    /// Raft metadata: vote, committed, last purged log id, the current snapshot.
+    meta: sled::Tree,
+    /// The state machine's key space; see `state::keys` for its layout.
+    sm: sled::Tree,
+    dir: PathBuf,
+    durability: Durability,
+    dir_handle: std::sync::Arc<File>,
+}
+
+impl Store {
+    pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open { dir: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.into()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(open_err)?;
+        let log = db.open_tree("raft_log").map_err(open_err)?;
+        let meta = db.open_tree("raft_meta").map_err(open_err)?;
+        let sm = db.open_tree("state").map_err(open_err)?;
+        let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
+        Ok(Store {
+            db,
+            log,
+            meta,
+            sm,
+            dir: dir.to_path_buf(),
+            durability: options.durability,
+            dir_handle: std::sync::Arc::new(dir_handle),
+        })
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Makes every write so far durable, as [`Durability`] defines it. Blocking: call it
+    /// from `spawn_blocking` or a blocking section.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(sled_err("flush"))?;
+        if self.durability == Durability::Power {
+            sync_file_system(&self.dir_handle)
+                .map_err(|source| StoreError::Sync { dir: self.dir.clone(), source })?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    // ---- Raft log -------------------------------------------------------------------
+
+    pub fn log_append<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, &'a [u8])>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (index, bytes) in entries {
+            batch.insert(&index.to_be_bytes(), bytes);
+        }
+        self.log.apply_batch(batch).map_err(sled_err("log append"))
+    }
+
+    pub fn log_range(&self, range: impl RangeBounds<u64>) -> Result<Vec<Vec<u8>>, StoreError> {
+        let start = map_bound(range.start_bound());
+        let end = map_bound(range.end_bound());
+        self.log
+            .range::<[u8; 8], _>((start, end))
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(sled_err("log read")))
+            .collect()
+    }
+
+    pub fn log_last(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.log.last().map_err(sled_err("log read"))?.map(|(_, v)| v.to_vec()))
+    }
+
+    /// Removes entries with index >= `from`.
+    pub fn log_truncate_from(&self, from: u64) -> Result<(), StoreError> {
+        self.log_remove((Bound::Included(from.to_be_bytes()), Bound::Unbounded))
+    }
+
+    /// Removes entries with index <= `upto`.
+    pub fn log_purge_upto(&self, upto: u64) -> Result<(), StoreError> {
+        self.log_remove((Bound::Unbounded, Bound::Included(upto.to_be_bytes())))
+    }
+
+    fn log_remove(&self, range: (Bound<[u8; 8]>, Bound<[u8; 8]>)) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for key in self.log.range(range).keys() {
+            batch.remove(key.map_err(sled_err("log read"))?);
+        }
+        self.log.apply_batch(batch).map_err(sled_err("log remove"))
+    }
+
+    // ---- Raft metadata --------------------------------------------------------------
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key).map_err(sled_err("meta read"))?.map(|v| v.to_vec()))
+    }
+
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(key, value).map_err(sled_err("meta write"))?;
+        Ok(())
+    }
+
+    // ---- State machine --------------------------------------------------------------
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.sm.get(key).map_err(sled_err("read"))?.map(|v| v.to_vec()))
+    }
+
+    /// Key-value pairs whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        self.sm
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("scan")))
+    }
+
+    /// Key-value pairs with `start <= key < end`, in key order.
+    pub fn scan_range(
+        &self,
+        start: &[u8],
+        end: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        self.sm
+            .range(start.to_vec()..end.to_vec())
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("scan")))
+    }
+
+    /// True when some key lies in `start <= key < end`.
+    pub fn any_in_range(&self, start: &[u8], end: &[u8]) -> Result<bool, StoreError> {
+        match self.sm.range(start.to_vec()..end.to_vec()).next() {
+            None => Ok(false),
+            Some(r) => r.map(|_| true).map_err(sled_err("scan")),
+        }
+    }
+
+    /// Applies every write of `set` atomically: after a crash, all or none of it is there.
+    pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
+        self.sm.apply_batch(set.into_batch()).map_err(sled_err("commit"))
+    }
+
+    /// Every key-value pair of the state machine, for a snapshot.
+    pub fn dump(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        self.sm
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("dump")))
+    }
+
+    /// Replaces the whole state machine with `pairs` (installing a snapshot).
+    pub fn replace_all(
+        &self,
+        pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        self.sm.clear().map_err(sled_err("clear"))?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0usize;
+        for (k, v) in pairs {
+            batch.insert(k, v);
+            n += 1;
+            if n % 10_000 == 0 {
+                self.sm.apply_batch(std::mem::take(&mut batch)).map_err(sled_err("install"))?;
+            }
+        }
+        self.sm.apply_batch(batch).map_err(sled_err("install"))
+    }
+}
+
+fn map_bound(b: Bound<&u64>) -> Bound<[u8; 8]> {
+    match b {
+        Bound::Included(i) => Bound::Included(i.to_be_bytes()),
+        Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn sync_file_system(dir: &File) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: syncfs takes any open descriptor of the file system; `dir` outlives the call.
+    let ret = unsafe { libc::syncfs(dir.as_raw_fd()) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(dir: &File) -> std::io::Result<()> {
+    dir.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_append_range_truncate_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let entries: Vec<(u64, Vec<u8>)> = (1..=5).map(|i| (i, vec![i as u8])).collect();
+        store.log_append(entries.iter().map(|(i, v)| (*i, v.as_slice()))).unwrap();
+        assert_eq!(store.log_range(2..4).unwrap(), vec![vec![2], vec![3]]);
+        store.log_truncate_from(4).unwrap();
+        assert_eq!(store.log_last().unwrap(), Some(vec![3]));
+        store.log_purge_upto(1).unwrap();
+        assert_eq!(store.log_range(..).unwrap(), vec![vec![2], vec![3]]);
+        store.sync().unwrap();
+    }
+
+    #[test]
+    fn commit_is_visible_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+            let mut set = WriteSet::default();
+            set.put(b"a/1".to_vec(), b"one".to_vec());
+            set.put(b"a/2".to_vec(), b"two".to_vec());
+            set.put(b"b/1".to_vec(), b"three".to_vec());
+            store.commit(set).unwrap();
+            store.sync().unwrap();
+        }
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let a: Vec<_> = store.scan_prefix(b"a/").map(|r| r.unwrap().1).collect();
+        assert_eq!(a, vec![b"one".to_vec(), b"two".to_vec()]);
+        assert!(store.any_in_range(b"b/", b"b0").unwrap());
+        assert!(!store.any_in_range(b"c/", b"c0").unwrap());
+    }
+}

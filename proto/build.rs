@@ -1,0 +1,16 @@
+//! Compiles `regfed.proto` with protox, a pure-Rust protobuf compiler, so that no machine
+//! needs `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = ["regfed.proto"];
+    for file in files {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+    let descriptors = protox::compile(files, ["."])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The command line and bad input: configuration errors, malformed files, GBK CSV with
+//! Chinese headers, oversized and unknown batches, and /metrics.
+
+use std::process::Command;
+
+use regfed_formats::{write_csv, HeaderStyle, TextEncoding};
+use regfed_governance::RulePack;
+use regfed_proto::v1 as pb;
+use regfed_sample::{generate, SampleConfig};
+
+use crate::harness::{bin, today, NodeProcess, REGION};
+
+#[test]
+fn config_problems_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::write(
+        &path,
+        "[node]\nid = \"x\"\ntier = \"city\"\nregion = \"999999\"\nlisten = \"nowhere\"\ndata_dir = \"d\"\n\n[tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n\n[[department]]\ncode = \"123\"\nname = \"x\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["node.region 999999", "node.listen", "tls:", "department[0].code"] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+
+    std::fs::write(&path, "[node]\nid = \"x\"\ncolour = \"red\"\n").unwrap();
+    let out = Command::new(bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("colour"), "unknown field must be named:\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_batches_and_metrics() {
+    let node = NodeProcess::start_city(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dept = node.identity(0).to_path_buf();
+
+    // Malformed JSONL: the error names the file and line, nothing is sent.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"item_code\": \"420100JC00001\"}\n{not json\n").unwrap();
+    let (ok, _, err) = node.cli(&dept, &["submit", "--dataset", "item", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("bad.jsonl") && err.contains("line 2"), "{err}");
+
+    // Unknown field: named.
+    std::fs::write(&bad, "{\"item_code\": \"420100JC00001\", \"colour\": \"red\"}\n").unwrap();
+    let (ok, _, err) = node.cli(&dept, &["submit", "--dataset", "item", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("colour"), "{err}");
+
+    // A GBK CSV export with Chinese label headers is read and accepted.
+    let mut cfg = SampleConfig::small(REGION, node.departments(), today());
+    cfg.defect_rate = 0.0;
+    let set = generate(&cfg);
+    let pack = RulePack::builtin();
+    let items: Vec<_> = set.items.iter().map(|s| s.record.clone()).collect();
+    let csv = dir.path().join("items-gbk.csv");
+    std::fs::write(&csv, write_csv(pack.dataset("item").unwrap(), &items, HeaderStyle::Labels, TextEncoding::Gbk)).unwrap();
+    assert!(std::str::from_utf8(&std::fs::read(&csv).unwrap()).is_err(), "the file really is GBK");
+    let (ok, out, err) = node.cli(&dept, &["submit", "--json", "--dataset", "item", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("submit --json");
+    assert_eq!(summary["accepted"].as_u64(), Some(items.len() as u64), "{summary}");
+
+    // Unknown data set and oversized batch: clear refusals; the node keeps serving.
+    let mut client = node.client(&dept).await;
+    let status = client
+        .submit(pb::SubmitRequest { dataset: "penalties".into(), ..Default::default() })
+        .await
+        .expect_err("unknown data set");
+    assert!(status.message().contains("penalties"), "{status:?}");
+    let huge = pb::SubmitRequest { dataset: "item".into(), records: vec![pb::RecordIn::default(); 10_001], department: String::new() };
+    let status = client.submit(huge).await.expect_err("oversized batch");
+    assert!(status.message().contains("10001") && status.message().contains("limit"), "{status:?}");
+    let (ok, out, _) = node.cli(&dept, &["status", "--json"]);
+    assert!(ok);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["raft"]["role"], "leader");
+    assert_eq!(status["records"]["item"].as_u64(), Some(items.len() as u64));
+
+    // /metrics speaks Prometheus text.
+    let http = node.node.http.expect("http address");
+    let body = http_get(http, "/metrics");
+    assert!(body.contains("regfed_records_accepted_total{"), "{body}");
+    assert!(body.contains("# TYPE regfed_submit_batches_total counter"));
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}

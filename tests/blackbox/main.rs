@@ -1,0 +1,10 @@
+//! Black-box tests: they start the real `regfed` binary as separate processes on
+//! 127.0.0.1 with ports the OS picked, temporary directories and freshly generated
+//! certificates, and check what a user would check.
+
+mod harness;
+
+mod cli;
+mod crash;
+mod ingest;
+mod security;
