@@ -62,6 +62,10 @@ impl Lookup for Store {
         self.departments.get(code).cloned()
     }
 
+    fn is_department(&self, code: &str) -> bool {
+        self.departments.contains_key(code)
+    }
+
     fn accepted(&self, dataset: &str, key: &str) -> Option<Fields> {
         self.records.get(dataset)?.get(key).cloned()
     }

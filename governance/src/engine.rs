@@ -466,7 +466,7 @@ impl<'e> Eval<'e, '_> {
             }
             RuleOp::RegisteredDepartment => {
                 let Some(code) = text_of(value) else { return };
-                if self.ctx.lookup.department(code).is_none() {
+                if !self.ctx.lookup.is_department(code) {
                     self.issue(rule, &[]);
                 }
             }

@@ -7,6 +7,12 @@ pub trait Lookup {
     /// The name of a department registered at the node, by its USCC.
     fn department(&self, code: &str) -> Option<String>;
 
+    /// Whether a department is registered. The default asks [`department`](Self::department);
+    /// a store can answer without copying the name.
+    fn is_department(&self, code: &str) -> bool {
+        self.department(code).is_some()
+    }
+
     /// The current fields of an accepted (not deleted) record, by data set and key.
     fn accepted(&self, dataset: &str, key: &str) -> Option<Fields>;
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use chrono::{Days, NaiveDate};
 
 use crate::fieldcheck::{is_decimal, parse_iso_date, same};
-use crate::pack::{DatasetSpec, FieldSpec, FieldType, RulePack};
+use crate::pack::{CodeList, DatasetSpec, FieldSpec, FieldType, RulePack};
 use crate::record::{Fields, RawRecord, Value};
 use crate::verdict::Change;
 
@@ -142,7 +142,7 @@ fn joins_to(items: &[String], text: &str) -> bool {
 
 /// The steps for one text: trim, fullwidth, uppercase, then the type's own step.
 fn scalar<'t>(pack: &RulePack, field: &FieldSpec, text: &'t str, changes: &mut Vec<Change>) -> Option<Cow<'t, str>> {
-    let trimmed = text.trim();
+    let trimmed = trim(text);
     if trimmed.is_empty() {
         return None;
     }
@@ -162,10 +162,7 @@ fn scalar<'t>(pack: &RulePack, field: &FieldSpec, text: &'t str, changes: &mut V
     let typed = match field.ty {
         FieldType::Date => normalize_date(&current).map(|d| (d, "date")),
         FieldType::Decimal => normalize_amount(&current).map(|a| (a, "amount")),
-        FieldType::Code => field
-            .code_list
-            .as_deref()
-            .and_then(|name| pack.code_list(name))
+        FieldType::Code => code_list(pack, field)
             .filter(|list| !list.contains(&current))
             .and_then(|list| list.code_for(&current))
             .map(|code| (code.to_string(), "code_label")),
@@ -176,6 +173,25 @@ fn scalar<'t>(pack: &RulePack, field: &FieldSpec, text: &'t str, changes: &mut V
         current = Cow::Owned(after);
     }
     Some(current)
+}
+
+/// `str::trim`, with a fast answer for the usual value that starts and ends with a
+/// visible ASCII character.
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+/// The code list of a code field: by the index the loader resolved when `field` belongs
+/// to `pack`, else by name.
+fn code_list<'p>(pack: &'p RulePack, field: &FieldSpec) -> Option<&'p CodeList> {
+    let name = field.code_list.as_deref()?;
+    match pack.codes_of(field) {
+        Some(list) if same(&list.name, name) => Some(list),
+        _ => pack.code_list(name),
+    }
 }
 
 fn record(changes: &mut Vec<Change>, field: &FieldSpec, before: &str, after: &str, step: &str) {

@@ -67,9 +67,23 @@ pub async fn serve_http(
         };
         let render = render.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let read = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await;
-            let Ok(Ok(n)) = read else { return };
+            // Read the request head (up to 8 KiB, 5 seconds), however it is split.
+            let mut buf = Vec::with_capacity(1024);
+            let head = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                true
+            })
+            .await;
+            if !matches!(head, Ok(true)) {
+                return;
+            }
+            let n = buf.len();
             let request = String::from_utf8_lossy(&buf[..n]);
             let response = if request.starts_with("GET /metrics ") {
                 let body = render();
