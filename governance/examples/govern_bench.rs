@@ -4,8 +4,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -71,7 +71,11 @@ impl Lookup for Store {
     }
 
     fn visit_accepted(&self, dataset: &str, key: &str, visit: &mut dyn FnMut(&Fields)) -> bool {
-        match self.records.get(dataset).and_then(|records| records.get(key)) {
+        match self
+            .records
+            .get(dataset)
+            .and_then(|records| records.get(key))
+        {
             Some(fields) => {
                 visit(fields);
                 true
@@ -141,7 +145,10 @@ fn main() {
         store.add("officer", cert, fields);
     }
     for (i, s) in subjects.iter().enumerate() {
-        let fields = text_fields(&[("uscc", s.clone()), ("name", format!("武汉示例{i}有限公司"))]);
+        let fields = text_fields(&[
+            ("uscc", s.clone()),
+            ("name", format!("武汉示例{i}有限公司")),
+        ]);
         store.add("subject", s.clone(), fields);
     }
 
@@ -159,10 +166,7 @@ fn main() {
             ("action_type", ty.to_string()),
             ("subject_uscc", subjects[subject].clone()),
             ("subject_name", format!("武汉示例{subject}有限公司")),
-            (
-                "officer_cert_nos",
-                format!("ZF42010{o1:05};ZF42010{o2:05}"),
-            ),
+            ("officer_cert_nos", format!("ZF42010{o1:05};ZF42010{o2:05}")),
             ("action_date", "2026-11-20".into()),
             ("result", "1".into()),
             ("department_code", departments[item as usize % 10].clone()),
@@ -237,7 +241,9 @@ fn main() {
                 "{name} round {round}: {count} action records in {seconds:.3} s = {rate:.0} records/s{cpu}, {per_record:.1} allocations per record ({accepted} accepted)"
             );
         }
-        println!("{name} best: {best:.0} records/s (wall clock), {best_cpu:.0} records per CPU-second");
+        println!(
+            "{name} best: {best:.0} records/s (wall clock), {best_cpu:.0} records per CPU-second"
+        );
     }
 }
 

@@ -40,7 +40,12 @@ pub fn govern(ctx: &Context<'_>, dataset: &str, raw: &RawRecord) -> Verdict {
 }
 
 fn unknown_dataset(ctx: &Context<'_>, dataset: &str, raw: &RawRecord) -> Verdict {
-    let known: Vec<&str> = ctx.pack.datasets().iter().map(|d| d.name.as_str()).collect();
+    let known: Vec<&str> = ctx
+        .pack
+        .datasets()
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
     let issue = Issue {
         rule: "record.dataset.unknown".to_string(),
         field: "dataset".to_string(),
@@ -150,8 +155,17 @@ fn delete(ctx: &Context<'_>, spec: &DatasetSpec, raw: &RawRecord) -> Verdict {
 }
 
 /// Runs the data set's `submitter` rules against the stored record a delete names.
-fn check_delete_owner(ctx: &Context<'_>, spec: &DatasetSpec, stored: &Fields, issues: &mut Vec<Issue>) {
-    let values: Vec<Option<Value>> = spec.fields.iter().map(|f| stored.get(&f.name).cloned()).collect();
+fn check_delete_owner(
+    ctx: &Context<'_>,
+    spec: &DatasetSpec,
+    stored: &Fields,
+    issues: &mut Vec<Issue>,
+) {
+    let values: Vec<Option<Value>> = spec
+        .fields
+        .iter()
+        .map(|f| stored.get(&f.name).cloned())
+        .collect();
     let mut eval = Eval {
         ctx,
         spec,
@@ -159,14 +173,23 @@ fn check_delete_owner(ctx: &Context<'_>, spec: &DatasetSpec, stored: &Fields, is
         refs: Refs::new(ctx.lookup, spec),
         issues,
     };
-    for rule in spec.compiled.iter().filter(|r| matches!(r.op, RuleOp::Submitter)) {
+    for rule in spec
+        .compiled
+        .iter()
+        .filter(|r| matches!(r.op, RuleOp::Submitter))
+    {
         eval.rule(rule);
     }
 }
 
 /// The generated checks of every field; returns a bit per field that failed (or is
 /// missing while required), so that the rules reading it are skipped.
-fn check_fields(ctx: &Context<'_>, spec: &DatasetSpec, slots: &[Option<Value>], issues: &mut Vec<Issue>) -> u64 {
+fn check_fields(
+    ctx: &Context<'_>,
+    spec: &DatasetSpec,
+    slots: &[Option<Value>],
+    issues: &mut Vec<Issue>,
+) -> u64 {
     let mut failed = 0u64;
     for (index, (field, value)) in spec.fields.iter().zip(slots).enumerate() {
         let result = match value {
@@ -189,7 +212,13 @@ fn check_fields(ctx: &Context<'_>, spec: &DatasetSpec, slots: &[Option<Value>], 
 }
 
 /// Fills empty fields from the records they are associated with (`auto_fill` rules).
-fn auto_fill(ctx: &Context<'_>, spec: &DatasetSpec, slots: &mut [Option<Value>], changes: &mut Vec<Change>, failed: u64) {
+fn auto_fill(
+    ctx: &Context<'_>,
+    spec: &DatasetSpec,
+    slots: &mut [Option<Value>],
+    changes: &mut Vec<Change>,
+    failed: u64,
+) {
     for rule in &spec.compiled {
         let RuleOp::AutoFill { from } = &rule.op else {
             continue;
@@ -349,7 +378,11 @@ impl<'k> Refs<'k> {
 }
 
 /// The value an operand names; `None` when it is absent or its record is not accepted.
-fn resolve<'r, 'k: 'r>(values: &'k [Option<Value>], refs: &'r mut Refs<'k>, target: &Target) -> Option<&'r str> {
+fn resolve<'r, 'k: 'r>(
+    values: &'k [Option<Value>],
+    refs: &'r mut Refs<'k>,
+    target: &Target,
+) -> Option<&'r str> {
     match target {
         Target::Field(index) => text_of(values[*index].as_ref()),
         Target::Reference {
@@ -400,19 +433,24 @@ impl<'e> Eval<'e, '_> {
                 let other_part = other_part.unwrap_or_default().to_string();
                 let other_value = other_value.to_string();
                 let other_name = operand_name(spec, other);
-                self.issue(rule, &[
-                    ("field_part", part.unwrap_or_default()),
-                    ("other", &other_name),
-                    ("other_value", &other_value),
-                    ("other_part", &other_part),
-                ]);
+                self.issue(
+                    rule,
+                    &[
+                        ("field_part", part.unwrap_or_default()),
+                        ("other", &other_name),
+                        ("other_value", &other_value),
+                        ("other_part", &other_part),
+                    ],
+                );
             }
             RuleOp::RequiredWhen {
                 when,
                 values: when_values,
                 greater_than,
             } => {
-                let Some(when_value) = self.text(*when) else { return };
+                let Some(when_value) = self.text(*when) else {
+                    return;
+                };
                 if !when_values.iter().any(|v| same(v, when_value)) {
                     return;
                 }
@@ -423,11 +461,14 @@ impl<'e> Eval<'e, '_> {
                 };
                 if !satisfied {
                     let limit = greater_than.map(|g| g.to_string()).unwrap_or_default();
-                    self.issue(rule, &[
-                        ("when_field", &spec.fields[*when].name),
-                        ("when_value", when_value),
-                        ("greater_than", &limit),
-                    ]);
+                    self.issue(
+                        rule,
+                        &[
+                            ("when_field", &spec.fields[*when].name),
+                            ("when_value", when_value),
+                            ("greater_than", &limit),
+                        ],
+                    );
                 }
             }
             RuleOp::EmptyUnless {
@@ -439,26 +480,38 @@ impl<'e> Eval<'e, '_> {
                 }
                 let when_value = self.text(*when).unwrap_or_default();
                 if !when_values.iter().any(|v| same(v, when_value)) {
-                    self.issue(rule, &[
-                        ("when_field", &spec.fields[*when].name),
-                        ("when_value", when_value),
-                    ]);
+                    self.issue(
+                        rule,
+                        &[
+                            ("when_field", &spec.fields[*when].name),
+                            ("when_value", when_value),
+                        ],
+                    );
                 }
             }
             RuleOp::DateOrder { not_before } => {
-                let Some(date) = text_of(value).and_then(parse_iso_date) else { return };
+                let Some(date) = text_of(value).and_then(parse_iso_date) else {
+                    return;
+                };
                 let Some(other_value) = resolve(values, &mut self.refs, not_before) else {
                     return;
                 };
-                let Some(other_date) = parse_iso_date(other_value) else { return };
+                let Some(other_date) = parse_iso_date(other_value) else {
+                    return;
+                };
                 if date < other_date {
                     let other_value = other_value.to_string();
                     let other_name = operand_name(spec, not_before);
-                    self.issue(rule, &[("other", &other_name), ("other_value", &other_value)]);
+                    self.issue(
+                        rule,
+                        &[("other", &other_name), ("other_value", &other_value)],
+                    );
                 }
             }
             RuleOp::NotFuture => {
-                let Some(date) = text_of(value).and_then(parse_iso_date) else { return };
+                let Some(date) = text_of(value).and_then(parse_iso_date) else {
+                    return;
+                };
                 if date > self.ctx.today {
                     let today = self.ctx.today.to_string();
                     self.issue(rule, &[("today", &today)]);
@@ -508,26 +561,40 @@ impl<'e> Eval<'e, '_> {
                 until,
                 date,
             } => {
-                let Some(date_text) = self.text(*date) else { return };
-                let Some(on) = parse_iso_date(date_text) else { return };
+                let Some(date_text) = self.text(*date) else {
+                    return;
+                };
+                let Some(on) = parse_iso_date(date_text) else {
+                    return;
+                };
                 for item in distinct(items_of(value)) {
-                    let Some(found) = self.refs.get(dataset, item) else { continue };
-                    let (Some(start), Some(end)) = (self.refs.field(found, *from), self.refs.field(found, *until)) else {
+                    let Some(found) = self.refs.get(dataset, item) else {
                         continue;
                     };
-                    let (Some(start_date), Some(end_date)) = (parse_iso_date(start), parse_iso_date(end)) else {
+                    let (Some(start), Some(end)) = (
+                        self.refs.field(found, *from),
+                        self.refs.field(found, *until),
+                    ) else {
+                        continue;
+                    };
+                    let (Some(start_date), Some(end_date)) =
+                        (parse_iso_date(start), parse_iso_date(end))
+                    else {
                         continue;
                     };
                     if on < start_date || on > end_date {
                         let (start, end) = (start.to_string(), end.to_string());
                         let item = field.shown(item);
-                        self.issue(rule, &[
-                            ("target", dataset),
-                            ("item", &item),
-                            ("date", date_text),
-                            ("from", &start),
-                            ("until", &end),
-                        ]);
+                        self.issue(
+                            rule,
+                            &[
+                                ("target", dataset),
+                                ("item", &item),
+                                ("date", date_text),
+                                ("from", &start),
+                                ("until", &end),
+                            ],
+                        );
                     }
                 }
             }
@@ -548,7 +615,10 @@ impl<'e> Eval<'e, '_> {
                 "label" => Some(Cow::Borrowed(field.label.as_str())),
                 "dataset" => Some(Cow::Borrowed(self.spec.name.as_str())),
                 "value" => Some(Cow::Borrowed(value.as_str())),
-                _ => vars.iter().find(|(n, _)| *n == name).map(|(_, v)| Cow::Borrowed(*v)),
+                _ => vars
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| Cow::Borrowed(*v)),
             })
         };
         let issue = Issue {
@@ -571,7 +641,10 @@ fn slice(text: &str, range: Option<[usize; 2]>) -> Option<&str> {
     if text.is_ascii() {
         return text.get(start..end);
     }
-    let mut bounds = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len()));
+    let mut bounds = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()));
     let from = bounds.nth(start)?;
     let to = bounds.nth(end - start - 1)?;
     text.get(from..to)

@@ -80,7 +80,11 @@ fn store() -> Store {
         add(
             "officer",
             cert,
-            &[("cert_no", cert), ("valid_from", from), ("valid_until", until)],
+            &[
+                ("cert_no", cert),
+                ("valid_from", from),
+                ("valid_until", until),
+            ],
         );
     }
     add(
@@ -119,7 +123,11 @@ struct Case {
 
 /// A case on a data set's example record, with fields replaced (`""` removes a field),
 /// expecting exactly the issues `want` (an error among them rejects the record).
-fn case(dataset: &'static str, edits: &[(&'static str, &'static str)], want: &[&'static str]) -> Case {
+fn case(
+    dataset: &'static str,
+    edits: &[(&'static str, &'static str)],
+    want: &[&'static str],
+) -> Case {
     Case {
         dataset,
         op: Op::Upsert,

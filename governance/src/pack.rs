@@ -143,7 +143,11 @@ impl CodeList {
         self.codes
             .iter()
             .find(|c| c.label == text)
-            .or_else(|| self.codes.iter().find(|c| c.code.eq_ignore_ascii_case(text)))
+            .or_else(|| {
+                self.codes
+                    .iter()
+                    .find(|c| c.code.eq_ignore_ascii_case(text))
+            })
             .map(|c| c.code.as_str())
     }
 
@@ -672,9 +676,12 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 }
 
 pub(crate) fn deserialize_value<T: DeserializeOwned>(value: toml::Value) -> Result<T, String> {
-    value
-        .try_into::<T>()
-        .map_err(|e| e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+    value.try_into::<T>().map_err(|e| {
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// Checks a field's example as the engine would check a value (ages never in the future).

@@ -45,10 +45,7 @@ fn builtin_pack_parses() {
         .map(|f| f.name.as_str())
         .collect();
     assert_eq!(masked, ["legal_rep_id", "id_number"]);
-    assert_eq!(
-        subject.field("legal_rep_id").unwrap().ty,
-        FieldType::IdCard
-    );
+    assert_eq!(subject.field("legal_rep_id").unwrap().ty, FieldType::IdCard);
     assert_eq!(
         serde_json::to_string(&FieldType::IdCard).unwrap(),
         "\"id_card\""
@@ -76,7 +73,11 @@ fn field_by_header() {
         (item, "监管事项编码 item_code", Some("item_code")),
         (item, "ITEM_CODE", Some("item_code")),
         (action, "罚款金额（元）", Some("penalty_amount")),
-        (action, "*罚款金额（元）(penalty_amount)", Some("penalty_amount")),
+        (
+            action,
+            "*罚款金额（元）(penalty_amount)",
+            Some("penalty_amount"),
+        ),
         (action, "罚款金额（元）", Some("penalty_amount")),
         (item, "颜色", None),
         (item, "*", None),
@@ -114,25 +115,43 @@ fn edited(from: &str, to: &str) -> String {
 
 #[test]
 fn validation_reports_every_problem_at_once() {
-    let mut text = edited("timeliness_deadline_days = 5", "timeliness_deadline_days = -1");
+    let mut text = edited(
+        "timeliness_deadline_days = 5",
+        "timeliness_deadline_days = -1",
+    );
     for (from, to) in [
         (
             "pattern = '^[0-9A-Za-z-]{6,40}$'",
             "pattern = '^[0-9A-Za-z-{6,40}$'",
         ),
         ("example = \"2024-01-01\"", "example = \"2024/01/01\""),
-        ("code_list = \"subject_type\"", "code_list = \"subject_kind\""),
+        (
+            "code_list = \"subject_type\"",
+            "code_list = \"subject_kind\"",
+        ),
         ("kind = \"min_distinct\"", "kind = \"min_distinctt\""),
         (
             "not_before = \"valid_from\"",
             "not_before = \"valid_since\"",
         ),
-        ("dataset = \"officer\"\nmessage_zh", "dataset = \"action\"\nmessage_zh"),
+        (
+            "dataset = \"officer\"\nmessage_zh",
+            "dataset = \"action\"\nmessage_zh",
+        ),
         ("{today}）\"", "{tomorrow}）\""),
-        ("field = \"legal_rep\"", "field = \"legal_rep\"\nseverity = \"fatal\""),
+        (
+            "field = \"legal_rep\"",
+            "field = \"legal_rep\"\nseverity = \"fatal\"",
+        ),
         ("min_len = 2\nmax_len = 200", "min_len = 20\nmax_len = 2"),
-        ("id = \"action.action_type.matches_item\"", "id = \"action.action_date.not_future\""),
-        ("{ code = \"CF\", label = \"行政处罚\" },\n  { code = \"QZ\"", "{ code = \"CF\", label = \"行政检查\" },\n  { code = \"QZ\""),
+        (
+            "id = \"action.action_type.matches_item\"",
+            "id = \"action.action_date.not_future\"",
+        ),
+        (
+            "{ code = \"CF\", label = \"行政处罚\" },\n  { code = \"QZ\"",
+            "{ code = \"CF\", label = \"行政检查\" },\n  { code = \"QZ\"",
+        ),
         ("key = \"cert_no\"", "key = \"cert_number\""),
         ("type = \"list\"", "type = \"array\""),
     ] {
@@ -185,9 +204,11 @@ fn validation_of_structure() {
             "{want:?} in {err}"
         );
     }
-    let err =
-        RulePack::from_toml_str(&edited("field = \"officer_cert_nos\"\nmin = 2", "field = \"officer_cert_nos\"\nmin = 2\nmax = 5"))
-            .unwrap_err();
+    let err = RulePack::from_toml_str(&edited(
+        "field = \"officer_cert_nos\"\nmin = 2",
+        "field = \"officer_cert_nos\"\nmin = 2\nmax = 5",
+    ))
+    .unwrap_err();
     assert!(err.problems[0].contains("unknown field `max`"), "{err}");
     let err = RulePack::from_toml_str(&edited(
         "other = \"item_code -> item.item_type\"",

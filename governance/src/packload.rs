@@ -324,7 +324,9 @@ fn load_fields(
                     let text = e.to_string();
                     let reason = text.lines().last().unwrap_or_default();
                     let reason = reason.trim().trim_start_matches("error: ");
-                    p.push(format!("{at}: pattern {pattern:?} does not compile: {reason}"));
+                    p.push(format!(
+                        "{at}: pattern {pattern:?} does not compile: {reason}"
+                    ));
                 }
             }
         }
@@ -362,11 +364,7 @@ fn load_fields(
 }
 
 /// Resolves every data set's rules against the drafts, in order.
-fn compile_datasets(
-    drafts: Vec<Draft>,
-    lists: &[CodeList],
-    p: &mut Problems,
-) -> Vec<DatasetSpec> {
+fn compile_datasets(drafts: Vec<Draft>, lists: &[CodeList], p: &mut Problems) -> Vec<DatasetSpec> {
     let mut ids: HashSet<String> = ENGINE_RULES.iter().map(|s| s.to_string()).collect();
     for draft in &drafts {
         ids.insert(format!("{}.unknown_field", draft.name));
@@ -426,12 +424,20 @@ fn compile_datasets(
     datasets
 }
 
-fn read_rule(dataset: &str, index: usize, table: &toml::Table, p: &mut Problems) -> Option<RuleSpec> {
+fn read_rule(
+    dataset: &str,
+    index: usize,
+    table: &toml::Table,
+    p: &mut Problems,
+) -> Option<RuleSpec> {
     let mut table = table.clone();
     let id = match table.remove("id") {
         Some(toml::Value::String(id)) if !id.trim().is_empty() => id,
         _ => {
-            p.push(format!("dataset {dataset}, rule #{}: `id` is missing", index + 1));
+            p.push(format!(
+                "dataset {dataset}, rule #{}: `id` is missing",
+                index + 1
+            ));
             return None;
         }
     };
@@ -479,7 +485,10 @@ fn check_messages(rule: &RuleSpec, errors: &mut Vec<String>) {
     if matches!(rule.check, Check::AutoFill { .. }) {
         return;
     }
-    for (name, message) in [("message_zh", &rule.message_zh), ("message_en", &rule.message_en)] {
+    for (name, message) in [
+        ("message_zh", &rule.message_zh),
+        ("message_en", &rule.message_en),
+    ] {
         if message.trim().is_empty() {
             errors.push(format!("{name} is missing"));
             continue;
@@ -556,7 +565,10 @@ impl Scope<'_> {
         };
         let ty = this.fields[index].ty;
         if !types.is_empty() && !types.contains(&ty) {
-            errors.push(format!("field `{name}` is {ty}; this rule needs {}", names(types)));
+            errors.push(format!(
+                "field `{name}` is {ty}; this rule needs {}",
+                names(types)
+            ));
             return None;
         }
         Some(index)
@@ -580,7 +592,13 @@ impl Scope<'_> {
         }
     }
 
-    fn foreign(&self, dataset: &str, field: &str, types: &[FieldType], errors: &mut Vec<String>) -> bool {
+    fn foreign(
+        &self,
+        dataset: &str,
+        field: &str,
+        types: &[FieldType],
+        errors: &mut Vec<String>,
+    ) -> bool {
         let Some(draft) = self.earlier(dataset, errors) else {
             return false;
         };
@@ -601,13 +619,22 @@ impl Scope<'_> {
         }
     }
 
-    fn target(&self, operand: &Operand, types: &[FieldType], errors: &mut Vec<String>) -> Option<(Target, u64)> {
+    fn target(
+        &self,
+        operand: &Operand,
+        types: &[FieldType],
+        errors: &mut Vec<String>,
+    ) -> Option<(Target, u64)> {
         match operand {
             Operand::Field(name) => {
                 let index = self.local(name, types, errors)?;
                 Some((Target::Field(index), bit(index)))
             }
-            Operand::Reference { via, dataset, field } => {
+            Operand::Reference {
+                via,
+                dataset,
+                field,
+            } => {
                 let via = self.local(via, &[], errors);
                 let found = self.foreign(dataset, field, types, errors);
                 let via = via?;
@@ -626,7 +653,11 @@ impl Scope<'_> {
         }
     }
 
-    fn condition(&self, when: &Condition, errors: &mut Vec<String>) -> Option<(usize, Vec<String>)> {
+    fn condition(
+        &self,
+        when: &Condition,
+        errors: &mut Vec<String>,
+    ) -> Option<(usize, Vec<String>)> {
         let index = self.local(&when.field, &[], errors)?;
         if when.values.is_empty() {
             errors.push(format!("the condition on `{}` lists no values", when.field));
@@ -645,7 +676,12 @@ impl Scope<'_> {
         Some((index, when.values.clone()))
     }
 
-    fn compile(&self, check: &Check, rule: usize, errors: &mut Vec<String>) -> Option<CompiledRule> {
+    fn compile(
+        &self,
+        check: &Check,
+        rule: usize,
+        errors: &mut Vec<String>,
+    ) -> Option<CompiledRule> {
         use FieldType::{Date, Decimal, List, Region};
         let any: &[FieldType] = &[];
         let (field, deps, op) = match check {
@@ -674,7 +710,11 @@ impl Scope<'_> {
                 when,
                 greater_than,
             } => {
-                let types: &[FieldType] = if greater_than.is_some() { &[Decimal] } else { any };
+                let types: &[FieldType] = if greater_than.is_some() {
+                    &[Decimal]
+                } else {
+                    any
+                };
                 let index = self.local(field, types, errors);
                 let (when, values) = self.condition(when, errors)?;
                 let op = RuleOp::RequiredWhen {
@@ -694,10 +734,14 @@ impl Scope<'_> {
                 let (target, deps) = self.target(not_before, &[Date], errors)?;
                 (index?, deps, RuleOp::DateOrder { not_before: target })
             }
-            Check::NotFuture { field } => (self.local(field, &[Date], errors)?, 0, RuleOp::NotFuture),
-            Check::RegisteredDepartment { field } => {
-                (self.local(field, any, errors)?, 0, RuleOp::RegisteredDepartment)
+            Check::NotFuture { field } => {
+                (self.local(field, &[Date], errors)?, 0, RuleOp::NotFuture)
             }
+            Check::RegisteredDepartment { field } => (
+                self.local(field, any, errors)?,
+                0,
+                RuleOp::RegisteredDepartment,
+            ),
             Check::Submitter { field } => (self.local(field, any, errors)?, 0, RuleOp::Submitter),
             Check::WithinNode { field } => {
                 (self.local(field, &[Region], errors)?, 0, RuleOp::WithinNode)
@@ -715,7 +759,11 @@ impl Scope<'_> {
                 if *min == 0 {
                     errors.push("min must be 1 or more".to_string());
                 }
-                (self.local(field, &[List], errors)?, 0, RuleOp::MinDistinct { min: *min })
+                (
+                    self.local(field, &[List], errors)?,
+                    0,
+                    RuleOp::MinDistinct { min: *min },
+                )
             }
             Check::ValidOn {
                 field,
@@ -744,7 +792,9 @@ impl Scope<'_> {
                 let index = self.local(field, any, errors);
                 if let Some(i) = index {
                     if self.this().fields[i].required {
-                        errors.push(format!("auto_fill needs an optional field; `{field}` is required"));
+                        errors.push(format!(
+                            "auto_fill needs an optional field; `{field}` is required"
+                        ));
                     }
                 }
                 let (from, deps) = self.target(from, any, errors)?;

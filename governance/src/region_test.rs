@@ -11,7 +11,10 @@ fn builtin_table_lists_every_code() {
     let table = RegionTable::builtin();
     assert_eq!(table.len(), 3429);
     assert!(table.contains("420100"));
-    assert!(table.contains("100000"), "the national code counts as valid");
+    assert!(
+        table.contains("100000"),
+        "the national code counts as valid"
+    );
     assert!(!table.contains("999999"));
     assert!(!table.contains("42010"));
     assert_eq!(table.name("420100"), Some("武汉市"));

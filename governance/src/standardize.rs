@@ -54,7 +54,11 @@ pub(crate) fn standardize_slots<'r>(
             }
             next += 1;
         }
-        let slot = if order.is_empty() { spec.slot(name) } else { slot };
+        let slot = if order.is_empty() {
+            spec.slot(name)
+        } else {
+            slot
+        };
         match slot {
             Some(index) => {
                 slots[index] = standardize_value(pack, &spec.fields[index], value, changes);
@@ -67,7 +71,11 @@ pub(crate) fn standardize_slots<'r>(
 }
 
 /// The record's fields from its slots and undefined fields.
-pub(crate) fn to_fields(spec: &DatasetSpec, mut slots: Vec<Option<Value>>, unknown: &Unknown<'_>) -> Fields {
+pub(crate) fn to_fields(
+    spec: &DatasetSpec,
+    mut slots: Vec<Option<Value>>,
+    unknown: &Unknown<'_>,
+) -> Fields {
     // In name order, so that the map is built without sorting (when the order is current).
     let mut take = |i: usize| Some((spec.fields[i].name.clone(), slots[i].take()?));
     let mut fields: Fields = if spec.name_order.len() == spec.fields.len() {
@@ -110,7 +118,9 @@ pub fn standardize_value(
             }
             Some(Value::List(items))
         }
-        Value::Text(text) => scalar(pack, field, text, changes).map(|t| Value::Text(t.into_owned())),
+        Value::Text(text) => {
+            scalar(pack, field, text, changes).map(|t| Value::Text(t.into_owned()))
+        }
         Value::List(items) if is_list => {
             let items: Vec<String> = items
                 .iter()
@@ -118,7 +128,9 @@ pub fn standardize_value(
                 .collect();
             (!items.is_empty()).then_some(Value::List(items))
         }
-        Value::List(_) => scalar(pack, field, &value.to_string(), changes).map(|t| Value::Text(t.into_owned())),
+        Value::List(_) => {
+            scalar(pack, field, &value.to_string(), changes).map(|t| Value::Text(t.into_owned()))
+        }
     }
 }
 
@@ -141,7 +153,12 @@ fn joins_to(items: &[String], text: &str) -> bool {
 }
 
 /// The steps for one text: trim, fullwidth, uppercase, then the type's own step.
-fn scalar<'t>(pack: &RulePack, field: &FieldSpec, text: &'t str, changes: &mut Vec<Change>) -> Option<Cow<'t, str>> {
+fn scalar<'t>(
+    pack: &RulePack,
+    field: &FieldSpec,
+    text: &'t str,
+    changes: &mut Vec<Change>,
+) -> Option<Cow<'t, str>> {
     let trimmed = trim(text);
     if trimmed.is_empty() {
         return None;
@@ -263,7 +280,10 @@ fn parse_loose_date(text: &str) -> Option<NaiveDate> {
 }
 
 fn is_time_of_day(text: &str) -> bool {
-    text.contains(':') && text.bytes().all(|b| b.is_ascii_digit() || b == b':' || b == b'.')
+    text.contains(':')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b':' || b == b'.')
 }
 
 fn ymd(year: &str, month: &str, day: &str) -> Option<NaiveDate> {

@@ -11,6 +11,15 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
+/// Data set, field, raw value, standardized value, steps recorded.
+type Case = (
+    &'static str,
+    &'static str,
+    Value,
+    Option<Value>,
+    &'static [&'static str],
+);
+
 /// Standardizes one field of a data set; returns the value and the steps taken.
 fn run(dataset: &str, field: &str, raw: Value) -> (Option<Value>, Vec<String>) {
     let pack = RulePack::builtin();
@@ -31,7 +40,7 @@ fn run(dataset: &str, field: &str, raw: Value) -> (Option<Value>, Vec<String>) {
 #[test]
 fn standardization_steps() {
     #[rustfmt::skip]
-    let cases: Vec<(&str, &str, Value, Option<Value>, &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         // trim; blank values are dropped
         ("item", "item_name", text("  监督检查 "), Some(text("监督检查")), &["trim"]),
         ("item", "item_name", text("   "), None, &[]),

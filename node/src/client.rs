@@ -65,5 +65,12 @@ pub fn status_message(status: &tonic::Status) -> String {
         message.push_str(&format!(": {s}"));
         source = s.source();
     }
+    if message.contains("transport error") {
+        message.push_str(
+            " (the connection failed during or right after the TLS handshake: if the node is \
+             up, it may have refused this client's certificate; check that --identity holds a \
+             certificate issued by the federation's CA)",
+        );
+    }
     message
 }

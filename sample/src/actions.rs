@@ -192,13 +192,17 @@ impl<'a> Plan<'a> {
                         })?;
                         Some((*i, other))
                     });
-                    let (mine, other) = found?;
+                    let Some((mine, other)) = found else {
+                        continue;
+                    };
                     items = vec![mine];
                     foreign_item = Some(other);
                 }
                 _ => {}
             }
-            let &item = items.choose(rng)?;
+            let Some(&item) = items.choose(rng) else {
+                continue;
+            };
             // Officers valid on the action's date (and on the defective date, except the
             // one officer meant to be invalid then).
             let valid_on = |o: usize, d: NaiveDate| refs.officers[o].covers(d);

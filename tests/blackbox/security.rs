@@ -37,7 +37,10 @@ async fn refused_identities() {
 
     // A certificate from another CA: the handshake or the first call fails.
     let other_ca = Ca::generate("another CA").unwrap();
+    // The client trusts the node's CA (so the node's certificate passes), but presents a
+    // certificate that another CA signed: the node must refuse it.
     let foreign = issue(&other_ca, &dir.path().join("foreign"), Role::Department, Tier::City, REGION, &registered);
+    std::fs::write(foreign.join("ca.pem"), ca.cert_pem()).unwrap();
     let err = try_status(&node, &foreign).await.expect_err("another CA's certificate must be refused");
     println!("another CA: {err}");
 

@@ -120,17 +120,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
+        let started = std::time::Instant::now();
         let mut encoded = Vec::new();
         for entry in entries {
             let bytes = serde_json::to_vec(&entry)
                 .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
             encoded.push((entry.log_id.index, bytes));
         }
+        let encode_ms = started.elapsed().as_millis() as u64;
+        let bytes: usize = encoded.iter().map(|(_, b)| b.len()).sum();
         let result = self
             .blocking(move |store| {
-                store
-                    .log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())))
-                    .and_then(|_| store.sync())
+                let t = std::time::Instant::now();
+                let r = store.log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())));
+                let insert_ms = t.elapsed().as_millis() as u64;
+                let r = r.and_then(|_| store.sync());
+                tracing::debug!(bytes, encode_ms, insert_ms, sync_ms = t.elapsed().as_millis() as u64 - insert_ms, "Log appended.");
+                r
                     .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))
             })
             .await;

@@ -9,6 +9,9 @@ pub mod log_store;
 pub mod network;
 pub mod state_machine;
 
+#[cfg(test)]
+mod storage_test;
+
 use std::io::Cursor;
 
 use crate::state::{Command, CommandResponse};

@@ -143,6 +143,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut applier = Applier::new(&store);
             let mut responses = Vec::with_capacity(entries.len());
             let mut last = None;
@@ -164,9 +165,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             if let Some(last) = last {
                 applier.write(keys::LAST_APPLIED.to_vec(), &last);
             }
+            let computed = started.elapsed();
+            let writes = applier.into_writes();
+            let n = writes.len();
             store
-                .commit(applier.into_writes())
+                .commit(writes)
                 .map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
+            tracing::debug!(
+                entries = entries.len(),
+                writes = n,
+                compute_ms = computed.as_millis() as u64,
+                commit_ms = (started.elapsed() - computed).as_millis() as u64,
+                "Applied."
+            );
             Ok(responses)
         })
         .await

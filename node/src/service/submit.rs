@@ -94,6 +94,7 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
     .await
     .map_err(|e| Status::internal(format!("governance task failed: {e}")))?;
 
+    let governed = started.elapsed();
     let batch = SubmitBatch {
         dataset: request.dataset,
         actor: caller.identity().to_uri(),
@@ -109,6 +110,12 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
         .client_write(Command::Submit(batch))
         .await
         .map_err(|e| raft_status(config, e))?;
+    tracing::debug!(
+        records = written_len(&written.data),
+        govern_ms = governed.as_millis() as u64,
+        commit_ms = (started.elapsed() - governed).as_millis() as u64,
+        "Batch committed."
+    );
     let outcomes = match written.data {
         CommandResponse::Submit(outcomes) => outcomes,
         CommandResponse::None => Vec::new(),
@@ -186,5 +193,12 @@ impl TryAsForward for openraft::error::CheckIsLeaderError<NodeId, openraft::Basi
             }
             openraft::error::CheckIsLeaderError::QuorumNotEnough(_) => None,
         }
+    }
+}
+
+fn written_len(response: &CommandResponse) -> usize {
+    match response {
+        CommandResponse::Submit(o) => o.len(),
+        CommandResponse::None => 0,
     }
 }

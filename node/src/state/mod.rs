@@ -6,6 +6,8 @@
 //! every replica that applies the same log reaches the same state.
 
 pub mod apply;
+#[cfg(test)]
+mod apply_test;
 pub mod command;
 pub mod keys;
 pub mod model;
