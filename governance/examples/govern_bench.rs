@@ -1,6 +1,9 @@
 //! Measures `govern()` on action records (standardization and every check) with a
 //! HashMap-backed `Lookup`, on one thread: `cargo run --release -p regfed-governance
-//! --example govern_bench [records]`. Prints records per second.
+//! --example govern_bench [records]`. Prints records per second (wall clock and per CPU
+//! second of this thread, which discounts other processes) and allocations per record,
+//! for records cycled from a cache-warm pool and for records all distinct (cold).
+//! 10% of the records need standardization and 10% carry errors.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;

@@ -240,6 +240,7 @@ fn rules() {
         case("officer", &[("valid_until", "2023-01-01")], &[]),
         case("officer", &[("department_code", UNREGISTERED)], &["officer.department_code.registered"]),
         case("officer", &[], &["officer.department_code.submitter"]).by(OTHER_DEPT),
+        case("officer", &[], &[]).by(DEPT),
         case("officer", &[("region_code", "110101")], &["officer.region_code.within_node"]),
         // action rules
         case("action", &[("item_code", "420100JC00009")], &["action.item_code.reference"]),

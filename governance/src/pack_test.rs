@@ -51,6 +51,20 @@ fn builtin_pack_parses() {
         "\"id_card\""
     );
     assert!(pack.dataset("nope").is_none());
+    // Rules serialize as written, e.g. for a console that shows the standard.
+    let rule = &pack.dataset("action").unwrap().rules[1];
+    assert_eq!(
+        serde_json::to_value(rule).unwrap(),
+        serde_json::json!({
+            "id": "action.item_code.reference",
+            "severity": "error",
+            "message_zh": "监管事项编码 {value} 不是本节点已接收的监管事项",
+            "message_en": "item_code {value} is not an accepted item at this node",
+            "kind": "reference",
+            "field": "item_code",
+            "dataset": "item",
+        })
+    );
     // Every field has an example; the loader checked each one.
     assert!(pack
         .datasets()

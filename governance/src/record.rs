@@ -8,13 +8,62 @@ use serde::{Deserialize, Serialize};
 
 /// A field's value: text for every scalar type, a list for `list` fields.
 ///
-/// Serialized untagged, so a record's fields read naturally in JSON:
-/// `{"item_code": "420100JC00001", "officer_cert_nos": ["A1", "A2"]}`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
+/// In human-readable formats (JSON, TOML) it is untagged, so a record's fields read
+/// naturally: `{"item_code": "420100JC00001", "officer_cert_nos": ["A1", "A2"]}`. In
+/// binary formats, which cannot guess a type from the data, it is a tagged enum.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     Text(String),
     List(Vec<String>),
+}
+
+/// The binary representation of [`Value`].
+#[derive(Serialize, Deserialize)]
+enum TaggedValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// The human-readable representation of [`Value`].
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum UntaggedValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            match self {
+                Value::Text(t) => serializer.serialize_str(t),
+                Value::List(items) => items.serialize(serializer),
+            }
+        } else {
+            match self {
+                Value::Text(t) => serializer.serialize_newtype_variant("Value", 0, "Text", t),
+                Value::List(items) => {
+                    serializer.serialize_newtype_variant("Value", 1, "List", items)
+                }
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            Ok(match UntaggedValue::deserialize(deserializer)? {
+                UntaggedValue::Text(t) => Value::Text(t),
+                UntaggedValue::List(items) => Value::List(items),
+            })
+        } else {
+            Ok(match TaggedValue::deserialize(deserializer)? {
+                TaggedValue::Text(t) => Value::Text(t),
+                TaggedValue::List(items) => Value::List(items),
+            })
+        }
+    }
 }
 
 impl Value {
@@ -109,5 +158,24 @@ impl RawRecord {
     /// The text of a field, if present and scalar.
     pub fn text(&self, field: &str) -> Option<&str> {
         self.fields.get(field).and_then(Value::as_text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_untagged_in_json() {
+        let v = Value::List(vec!["A1".into(), "A2".into()]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"["A1","A2"]"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(r#""x""#).unwrap(),
+            Value::from("x")
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(r#"["a"]"#).unwrap(),
+            Value::List(vec!["a".into()])
+        );
     }
 }

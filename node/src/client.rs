@@ -36,7 +36,10 @@ pub async fn connect_with(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result
             Err(e) => failures.push(format!("{node}: {}", crate::cli::error_chain(&e))),
         }
     }
-    Err(anyhow!("cannot connect to any node: {}", failures.join("; ")))
+    Err(anyhow!(
+        "cannot connect to any node: {}",
+        failures.join("; ")
+    ))
 }
 
 async fn channel(node: &str, tls: &TlsMaterial) -> anyhow::Result<Channel> {
@@ -53,7 +56,10 @@ async fn channel(node: &str, tls: &TlsMaterial) -> anyhow::Result<Channel> {
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30));
-    endpoint.connect().await.with_context(|| format!("cannot connect to {node}"))
+    endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {node}"))
 }
 
 /// A gRPC status as one clear sentence, with the transport's cause chain when there is one.

@@ -136,7 +136,9 @@ fn default_raft_id() -> u64 {
 
 impl Default for RaftSection {
     fn default() -> Self {
-        RaftSection { node_id: default_raft_id() }
+        RaftSection {
+            node_id: default_raft_id(),
+        }
     }
 }
 
@@ -186,9 +188,14 @@ pub struct ConfigError {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let fail = |problems: Vec<String>| ConfigError { file: file.clone(), problems };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read it: {e}")]))?;
-        let raw: NodeConfig = toml::from_str(&text).map_err(|e| fail(vec![e.to_string().trim().to_string()]))?;
+        let fail = |problems: Vec<String>| ConfigError {
+            file: file.clone(),
+            problems,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(vec![format!("cannot read it: {e}")]))?;
+        let raw: NodeConfig =
+            toml::from_str(&text).map_err(|e| fail(vec![e.to_string().trim().to_string()]))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::from_raw(raw, base).map_err(fail)
     }
@@ -196,10 +203,22 @@ impl Config {
     /// Validates `raw`, resolving relative paths against `base`.
     pub fn from_raw(raw: NodeConfig, base: &Path) -> Result<Config, Vec<String>> {
         let mut problems = Vec::new();
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         let regions = RegionTable::builtin();
 
-        if raw.node.id.is_empty() || !raw.node.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if raw.node.id.is_empty()
+            || !raw
+                .node
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             problems.push(format!(
                 "node.id {:?} must be non-empty letters, digits, '-', '_' or '.'",
                 raw.node.id
@@ -207,7 +226,10 @@ impl Config {
         }
         let tier = Tier::parse(&raw.node.tier);
         if tier.is_none() {
-            problems.push(format!("node.tier {:?} is not one of city, province, national", raw.node.tier));
+            problems.push(format!(
+                "node.tier {:?} is not one of city, province, national",
+                raw.node.tier
+            ));
         }
         let region = match Region::parse(&raw.node.region) {
             Ok(r) if regions.contains(r.as_str()) => Some(r),
@@ -229,17 +251,25 @@ impl Config {
             }
         }
         let listen = raw.node.listen.parse::<SocketAddr>().map_err(|e| {
-            problems.push(format!("node.listen {:?} is not an address like 127.0.0.1:7301: {e}", raw.node.listen))
+            problems.push(format!(
+                "node.listen {:?} is not an address like 127.0.0.1:7301: {e}",
+                raw.node.listen
+            ))
         });
         let http = match &raw.node.http {
-            Some(h) => h
-                .parse::<SocketAddr>()
-                .map(Some)
-                .map_err(|e| problems.push(format!("node.http {h:?} is not an address like 127.0.0.1:8301: {e}"))),
+            Some(h) => h.parse::<SocketAddr>().map(Some).map_err(|e| {
+                problems.push(format!(
+                    "node.http {h:?} is not an address like 127.0.0.1:8301: {e}"
+                ))
+            }),
             None => Ok(None),
         };
-        let tls = TlsMaterial::load_files(&resolve(&raw.tls.ca), &resolve(&raw.tls.cert), &resolve(&raw.tls.key))
-            .map_err(|e| problems.push(format!("tls: {e}")));
+        let tls = TlsMaterial::load_files(
+            &resolve(&raw.tls.ca),
+            &resolve(&raw.tls.cert),
+            &resolve(&raw.tls.key),
+        )
+        .map_err(|e| problems.push(format!("tls: {e}")));
         if raw.tls.handshake_timeout_secs == 0 {
             problems.push("tls.handshake_timeout_secs must be at least 1".into());
         }
@@ -266,13 +296,19 @@ impl Config {
         let mut departments = BTreeMap::new();
         for (i, d) in raw.departments.iter().enumerate() {
             if let Err(e) = checkdigit::check_uscc(&d.code) {
-                problems.push(format!("department[{i}].code {:?} is not a valid unified social credit code: {e}", d.code));
+                problems.push(format!(
+                    "department[{i}].code {:?} is not a valid unified social credit code: {e}",
+                    d.code
+                ));
             }
             if d.name.trim().is_empty() {
                 problems.push(format!("department[{i}].name is empty"));
             }
             if departments.insert(d.code.clone(), d.name.clone()).is_some() {
-                problems.push(format!("department[{i}].code {} is registered twice", d.code));
+                problems.push(format!(
+                    "department[{i}].code {} is registered twice",
+                    d.code
+                ));
             }
         }
         if let Some(region) = &region {

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod local;

@@ -34,7 +34,8 @@ pub struct LocalSpec<'a> {
 
 /// A free TCP port on 127.0.0.1, as the OS picks it.
 pub fn free_port() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a local port")?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a local port")?;
     Ok(listener.local_addr()?)
 }
 
@@ -51,24 +52,45 @@ pub fn prepare(dir: &Path, spec: &LocalSpec<'_>) -> anyhow::Result<LocalNode> {
         ca
     };
     let node_dir = dir.join("nodes").join(spec.id);
-    let node_identity = Identity { role: Role::Node, tier: spec.tier, region: spec.region.to_string(), id: spec.id.to_string() };
+    let node_identity = Identity {
+        role: Role::Node,
+        tier: spec.tier,
+        region: spec.region.to_string(),
+        id: spec.id.to_string(),
+    };
     let issued = ca.issue(&node_identity, &[spec.listen.ip().to_string()])?;
     write_identity_dir(&node_dir, ca.cert_pem(), &issued)?;
 
     let mut departments = Vec::new();
     let mut dept_toml = String::new();
     for d in spec.departments {
-        let identity = Identity { role: Role::Department, tier: spec.tier, region: spec.region.to_string(), id: d.code.clone() };
+        let identity = Identity {
+            role: Role::Department,
+            tier: spec.tier,
+            region: spec.region.to_string(),
+            id: d.code.clone(),
+        };
         let path = dir.join("identities").join(&d.code);
         write_identity_dir(&path, ca.cert_pem(), &ca.issue(&identity, &[])?)?;
         departments.push((d.clone(), path));
-        dept_toml.push_str(&format!("\n[[department]]\ncode = {:?}\nname = {:?}\n", d.code, d.name));
+        dept_toml.push_str(&format!(
+            "\n[[department]]\ncode = {:?}\nname = {:?}\n",
+            d.code, d.name
+        ));
     }
     let operator = dir.join("identities").join(format!("operator-{}", spec.id));
-    let op_identity = Identity { role: Role::Operator, tier: spec.tier, region: spec.region.to_string(), id: format!("operator-{}", spec.id) };
+    let op_identity = Identity {
+        role: Role::Operator,
+        tier: spec.tier,
+        region: spec.region.to_string(),
+        id: format!("operator-{}", spec.id),
+    };
     write_identity_dir(&operator, ca.cert_pem(), &ca.issue(&op_identity, &[])?)?;
 
-    let http = spec.http.map(|h| format!("http = \"{h}\"\n")).unwrap_or_default();
+    let http = spec
+        .http
+        .map(|h| format!("http = \"{h}\"\n"))
+        .unwrap_or_default();
     let config = format!(
         "# regfed node configuration, written by regfed.\n[node]\nid = {:?}\ntier = {:?}\nregion = {:?}\nlisten = \"{}\"\n{http}data_dir = \"data\"\n\n[tls]\nca = \"ca.pem\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{}\n{dept_toml}",
         spec.id,
@@ -78,7 +100,8 @@ pub fn prepare(dir: &Path, spec: &LocalSpec<'_>) -> anyhow::Result<LocalNode> {
         spec.extra_config,
     );
     let config_path = node_dir.join("node.toml");
-    std::fs::write(&config_path, config).with_context(|| format!("cannot write {}", config_path.display()))?;
+    std::fs::write(&config_path, config)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
     Ok(LocalNode {
         dir: dir.to_path_buf(),
         id: spec.id.to_string(),
@@ -105,7 +128,11 @@ pub async fn wait_ready(node: &LocalNode, timeout: std::time::Duration) -> anyho
             Err(e) => crate::cli::error_chain(&e),
         };
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("node {} at {} did not become ready within {timeout:?}; last: {last}", node.id, node.addr);
+            anyhow::bail!(
+                "node {} at {} did not become ready within {timeout:?}; last: {last}",
+                node.id,
+                node.addr
+            );
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -119,7 +146,10 @@ pub struct LoadReport {
 
 impl LoadReport {
     pub fn count(&self, dataset: &str, status: &str) -> usize {
-        self.results.iter().filter(|((d, _), r)| d == dataset && r.status == status).count()
+        self.results
+            .iter()
+            .filter(|((d, _), r)| d == dataset && r.status == status)
+            .count()
     }
 }
 
@@ -140,10 +170,19 @@ pub async fn load_samples(
             let records: Vec<Outgoing> = set
                 .dataset(&spec.name)
                 .iter()
-                .filter(|s| s.department.as_deref().unwrap_or(&node.departments[0].0.code) == dept.code)
+                .filter(|s| {
+                    s.department
+                        .as_deref()
+                        .unwrap_or(&node.departments[0].0.code)
+                        == dept.code
+                })
                 .filter(|s| form != SampleForm::CorrectedDefectsOnly || s.defect.is_some())
                 .map(|s| Outgoing {
-                    record: if form == SampleForm::AsSubmitted { s.record.clone() } else { s.valid.clone() },
+                    record: if form == SampleForm::AsSubmitted {
+                        s.record.clone()
+                    } else {
+                        s.valid.clone()
+                    },
                     source: format!("sample {} {}", spec.name, s.key),
                 })
                 .collect();

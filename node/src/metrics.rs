@@ -30,17 +30,51 @@ impl Metrics {
         let mut out = String::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut counter = |name: &str, help: &str, value: f64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {value}"
+            );
         };
-        counter("regfed_submit_batches_total", "Batches committed.", get(&self.submit_batches_total) as f64);
-        counter("regfed_records_accepted_total", "Records accepted.", get(&self.records_accepted_total) as f64);
-        counter("regfed_records_rejected_total", "Records rejected into the rectification queue.", get(&self.records_rejected_total) as f64);
-        counter("regfed_records_unchanged_total", "Records identical to their latest submission.", get(&self.records_unchanged_total) as f64);
-        counter("regfed_submit_refused_total", "Batches refused before governance (bad request).", get(&self.submit_refused_total) as f64);
-        counter("regfed_submit_seconds_total", "Time spent governing and committing batches.", get(&self.submit_micros_sum) as f64 / 1e6);
-        counter("regfed_rpc_denied_total", "Calls refused by authorization.", get(&self.rpc_denied_total) as f64);
+        counter(
+            "regfed_submit_batches_total",
+            "Batches committed.",
+            get(&self.submit_batches_total) as f64,
+        );
+        counter(
+            "regfed_records_accepted_total",
+            "Records accepted.",
+            get(&self.records_accepted_total) as f64,
+        );
+        counter(
+            "regfed_records_rejected_total",
+            "Records rejected into the rectification queue.",
+            get(&self.records_rejected_total) as f64,
+        );
+        counter(
+            "regfed_records_unchanged_total",
+            "Records identical to their latest submission.",
+            get(&self.records_unchanged_total) as f64,
+        );
+        counter(
+            "regfed_submit_refused_total",
+            "Batches refused before governance (bad request).",
+            get(&self.submit_refused_total) as f64,
+        );
+        counter(
+            "regfed_submit_seconds_total",
+            "Time spent governing and committing batches.",
+            get(&self.submit_micros_sum) as f64 / 1e6,
+        );
+        counter(
+            "regfed_rpc_denied_total",
+            "Calls refused by authorization.",
+            get(&self.rpc_denied_total) as f64,
+        );
         for (name, help, value) in extra {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}"
+            );
         }
         out
     }
@@ -92,7 +126,8 @@ pub async fn serve_http(
                     body.len()
                 )
             } else {
-                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_string()
             };
             let _ = socket.write_all(response.as_bytes()).await;
         });

@@ -28,13 +28,21 @@ impl Connected for LimitedStream {
 }
 
 impl AsyncRead for LimitedStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for LimitedStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -60,7 +68,10 @@ impl AsyncWrite for LimitedStream {
 }
 
 /// Accepted connections, at most `max` alive at once: the next accept waits for a permit.
-pub fn limited_incoming(listener: TcpListener, max: usize) -> impl Stream<Item = io::Result<LimitedStream>> {
+pub fn limited_incoming(
+    listener: TcpListener,
+    max: usize,
+) -> impl Stream<Item = io::Result<LimitedStream>> {
     let permits = Arc::new(Semaphore::new(max));
     futures::stream::unfold((listener, permits), |(listener, permits)| async move {
         let permit = match permits.clone().acquire_owned().await {
@@ -73,7 +84,10 @@ pub fn limited_incoming(listener: TcpListener, max: usize) -> impl Stream<Item =
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    break Ok(LimitedStream { inner: stream, _permit: permit });
+                    break Ok(LimitedStream {
+                        inner: stream,
+                        _permit: permit,
+                    });
                 }
                 Err(error) => {
                     tracing::warn!(%error, "Accepting a connection failed.");

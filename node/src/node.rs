@@ -35,7 +35,10 @@ pub struct Node {
 }
 
 impl Node {
-    pub async fn status(&self, caller: Option<String>) -> Result<pb::StatusResponse, read::ReadError> {
+    pub async fn status(
+        &self,
+        caller: Option<String>,
+    ) -> Result<pb::StatusResponse, read::ReadError> {
         let metrics = self.raft.metrics().borrow().clone();
         let role = match metrics.state {
             openraft::ServerState::Leader => "leader",
@@ -62,7 +65,12 @@ impl Node {
             Ok::<_, read::ReadError>((counts, open, pending))
         })
         .await
-        .map_err(|e| read::ReadError::Store(crate::store::StoreError::Sync { dir: self.config.data_dir.clone(), source: std::io::Error::other(e) }))??;
+        .map_err(|e| {
+            read::ReadError::Store(crate::store::StoreError::Sync {
+                dir: self.config.data_dir.clone(),
+                source: std::io::Error::other(e),
+            })
+        })??;
         Ok(pb::StatusResponse {
             node: self.config.id.clone(),
             tier: self.config.tier.as_str().to_string(),
@@ -93,7 +101,9 @@ fn raft_config() -> anyhow::Result<Arc<openraft::Config>> {
         max_in_snapshot_log_to_keep: 1000,
         ..Default::default()
     };
-    Ok(Arc::new(config.validate().context("invalid Raft configuration")?))
+    Ok(Arc::new(
+        config.validate().context("invalid Raft configuration")?,
+    ))
 }
 
 /// Starts the node's store and Raft group (a group of one in this release), initializing
@@ -110,10 +120,21 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     )
     .await
     .context("cannot start Raft")?;
-    if !raft.is_initialized().await.context("cannot read Raft state")? {
+    if !raft
+        .is_initialized()
+        .await
+        .context("cannot read Raft state")?
+    {
         let mut members = BTreeMap::new();
-        members.insert(config.raft_id, openraft::BasicNode { addr: config.listen.to_string() });
-        raft.initialize(members).await.context("cannot initialize the Raft group")?;
+        members.insert(
+            config.raft_id,
+            openraft::BasicNode {
+                addr: config.listen.to_string(),
+            },
+        );
+        raft.initialize(members)
+            .await
+            .context("cannot initialize the Raft group")?;
         tracing::info!(node = %config.id, "Raft group initialized.");
     }
     // Wait until this node leads its group of one, so the first write does not race the
@@ -125,16 +146,27 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     {
         tracing::warn!(%error, "No leader yet; writes will wait for the election.");
     }
-    Ok(Arc::new(Node { config, store, raft, metrics: Metrics::default() }))
+    Ok(Arc::new(Node {
+        config,
+        store,
+        raft,
+        metrics: Metrics::default(),
+    }))
 }
 
 /// Runs the node until `shutdown` resolves, then stops accepting, lets in-flight calls
 /// finish (up to a deadline), stops Raft and syncs the store.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let node = open(config).await?;
     let config = &node.config;
     let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&config.tls.cert_pem, &config.tls.key_pem))
+        .identity(Identity::from_pem(
+            &config.tls.cert_pem,
+            &config.tls.key_pem,
+        ))
         .client_ca_root(Certificate::from_pem(&config.tls.ca_pem))
         .timeout(config.handshake_timeout);
     let limits = &config.limits;
@@ -150,22 +182,44 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut http_task = None;
     if let Some(addr) = config.http {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
         let metrics_node = node.clone();
-        let labels = format!("node=\"{}\",tier=\"{}\",region=\"{}\"", config.id, config.tier.as_str(), config.region);
+        let labels = format!(
+            "node=\"{}\",tier=\"{}\",region=\"{}\"",
+            config.id,
+            config.tier.as_str(),
+            config.region
+        );
         let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
             let m = metrics_node.raft.metrics().borrow().clone();
             let applied = m.last_applied.map(|l| l.index).unwrap_or(0) as f64;
             let size = metrics_node.store.size_on_disk() as f64;
-            metrics_node.metrics.render(&labels, &[
-                ("regfed_raft_last_applied_index", "Last Raft log index applied.", applied),
-                ("regfed_store_size_bytes", "Bytes the store occupies on disk.", size),
-            ])
+            metrics_node.metrics.render(
+                &labels,
+                &[
+                    (
+                        "regfed_raft_last_applied_index",
+                        "Last Raft log index applied.",
+                        applied,
+                    ),
+                    (
+                        "regfed_store_size_bytes",
+                        "Bytes the store occupies on disk.",
+                        size,
+                    ),
+                ],
+            )
         });
         let mut rx = stop_rx.clone();
-        http_task = Some(tokio::spawn(crate::metrics::serve_http(listener, render, async move {
-            let _ = rx.wait_for(|s| *s).await;
-        })));
+        http_task = Some(tokio::spawn(crate::metrics::serve_http(
+            listener,
+            render,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        )));
         tracing::info!(%addr, "Serving /metrics.");
     }
 
@@ -192,7 +246,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => tracing::warn!(%error, "Server ended with an error."),
         Ok(Err(error)) => tracing::warn!(%error, "Server task failed."),
-        Err(_) => tracing::warn!("In-flight calls did not finish within {SHUTDOWN_GRACE:?}; stopping anyway."),
+        Err(_) => tracing::warn!(
+            "In-flight calls did not finish within {SHUTDOWN_GRACE:?}; stopping anyway."
+        ),
     }
     if let Some(task) = http_task {
         task.abort();

@@ -19,17 +19,33 @@ fn config_problems_are_all_reported() {
         "[node]\nid = \"x\"\ntier = \"city\"\nregion = \"999999\"\nlisten = \"nowhere\"\ndata_dir = \"d\"\n\n[tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n\n[[department]]\ncode = \"123\"\nname = \"x\"\n",
     )
     .unwrap();
-    let out = Command::new(bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    for needle in ["node.region 999999", "node.listen", "tls:", "department[0].code"] {
+    for needle in [
+        "node.region 999999",
+        "node.listen",
+        "tls:",
+        "department[0].code",
+    ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
 
     std::fs::write(&path, "[node]\nid = \"x\"\ncolour = \"red\"\n").unwrap();
-    let out = Command::new(bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("colour"), "unknown field must be named:\n{err}");
+    assert!(
+        !out.status.success() && err.contains("colour"),
+        "unknown field must be named:\n{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -41,12 +57,25 @@ async fn files_batches_and_metrics() {
     // Malformed JSONL: the error names the file and line, nothing is sent.
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"item_code\": \"420100JC00001\"}\n{not json\n").unwrap();
-    let (ok, _, err) = node.cli(&dept, &["submit", "--dataset", "item", bad.to_str().unwrap()]);
-    assert!(!ok && err.contains("bad.jsonl") && err.contains("line 2"), "{err}");
+    let (ok, _, err) = node.cli(
+        &dept,
+        &["submit", "--dataset", "item", bad.to_str().unwrap()],
+    );
+    assert!(
+        !ok && err.contains("bad.jsonl") && err.contains("line 2"),
+        "{err}"
+    );
 
     // Unknown field: named.
-    std::fs::write(&bad, "{\"item_code\": \"420100JC00001\", \"colour\": \"red\"}\n").unwrap();
-    let (ok, _, err) = node.cli(&dept, &["submit", "--dataset", "item", bad.to_str().unwrap()]);
+    std::fs::write(
+        &bad,
+        "{\"item_code\": \"420100JC00001\", \"colour\": \"red\"}\n",
+    )
+    .unwrap();
+    let (ok, _, err) = node.cli(
+        &dept,
+        &["submit", "--dataset", "item", bad.to_str().unwrap()],
+    );
     assert!(!ok && err.contains("colour"), "{err}");
 
     // A GBK CSV export with Chinese label headers is read and accepted.
@@ -56,23 +85,58 @@ async fn files_batches_and_metrics() {
     let pack = RulePack::builtin();
     let items: Vec<_> = set.items.iter().map(|s| s.record.clone()).collect();
     let csv = dir.path().join("items-gbk.csv");
-    std::fs::write(&csv, write_csv(pack.dataset("item").unwrap(), &items, HeaderStyle::Labels, TextEncoding::Gbk)).unwrap();
-    assert!(std::str::from_utf8(&std::fs::read(&csv).unwrap()).is_err(), "the file really is GBK");
-    let (ok, out, err) = node.cli(&dept, &["submit", "--json", "--dataset", "item", csv.to_str().unwrap()]);
+    std::fs::write(
+        &csv,
+        write_csv(
+            pack.dataset("item").unwrap(),
+            &items,
+            HeaderStyle::Labels,
+            TextEncoding::Gbk,
+        ),
+    )
+    .unwrap();
+    assert!(
+        std::str::from_utf8(&std::fs::read(&csv).unwrap()).is_err(),
+        "the file really is GBK"
+    );
+    let (ok, out, err) = node.cli(
+        &dept,
+        &[
+            "submit",
+            "--json",
+            "--dataset",
+            "item",
+            csv.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
     let summary: serde_json::Value = serde_json::from_str(&out).expect("submit --json");
-    assert_eq!(summary["accepted"].as_u64(), Some(items.len() as u64), "{summary}");
+    assert_eq!(
+        summary["accepted"].as_u64(),
+        Some(items.len() as u64),
+        "{summary}"
+    );
 
     // Unknown data set and oversized batch: clear refusals; the node keeps serving.
     let mut client = node.client(&dept).await;
     let status = client
-        .submit(pb::SubmitRequest { dataset: "penalties".into(), ..Default::default() })
+        .submit(pb::SubmitRequest {
+            dataset: "penalties".into(),
+            ..Default::default()
+        })
         .await
         .expect_err("unknown data set");
     assert!(status.message().contains("penalties"), "{status:?}");
-    let huge = pb::SubmitRequest { dataset: "item".into(), records: vec![pb::RecordIn::default(); 10_001], department: String::new() };
+    let huge = pb::SubmitRequest {
+        dataset: "item".into(),
+        records: vec![pb::RecordIn::default(); 10_001],
+        department: String::new(),
+    };
     let status = client.submit(huge).await.expect_err("oversized batch");
-    assert!(status.message().contains("10001") && status.message().contains("limit"), "{status:?}");
+    assert!(
+        status.message().contains("10001") && status.message().contains("limit"),
+        "{status:?}"
+    );
     let (ok, out, _) = node.cli(&dept, &["status", "--json"]);
     assert!(ok);
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -89,7 +153,8 @@ async fn files_batches_and_metrics() {
 fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out

@@ -16,7 +16,12 @@ async fn stored_keys(node: &NodeProcess, dataset: &str) -> Vec<String> {
     let mut cursor = String::new();
     loop {
         let page = client
-            .query(pb::QueryRequest { dataset: dataset.into(), after: cursor.clone(), limit: 10_000, ..Default::default() })
+            .query(pb::QueryRequest {
+                dataset: dataset.into(),
+                after: cursor.clone(),
+                limit: 10_000,
+                ..Default::default()
+            })
             .await
             .expect("query")
             .into_inner();
@@ -34,7 +39,9 @@ async fn kill_9_during_ingest_loses_no_acknowledged_record() {
     let mut cfg = SampleConfig::small(REGION, node.departments(), today());
     cfg.defect_rate = 0.0;
     let refs = generate(&cfg);
-    load_samples(&node.node, &refs, SampleForm::AsSubmitted).await.expect("references");
+    load_samples(&node.node, &refs, SampleForm::AsSubmitted)
+        .await
+        .expect("references");
 
     let actions = action_stream(&cfg, &refs, 1, 40 * 250);
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -42,13 +49,24 @@ async fn kill_9_during_ingest_loses_no_acknowledged_record() {
     let addr = node.addr();
     let writer_acked = acked.clone();
     let writer = tokio::spawn(async move {
-        let mut client = regfed::client::connect(&[addr], &identity).await.expect("connect");
+        let mut client = regfed::client::connect(&[addr], &identity)
+            .await
+            .expect("connect");
         for chunk in actions.chunks(250) {
-            let records: Vec<Outgoing> = chunk.iter().map(|s| Outgoing { record: s.record.clone(), source: s.key.clone() }).collect();
+            let records: Vec<Outgoing> = chunk
+                .iter()
+                .map(|s| Outgoing {
+                    record: s.record.clone(),
+                    source: s.key.clone(),
+                })
+                .collect();
             match send(&mut client, "action", None, &records, 250).await {
                 Ok(summary) => {
                     assert_eq!(summary.count("accepted"), records.len());
-                    writer_acked.lock().unwrap().extend(summary.results.into_iter().map(|r| r.key));
+                    writer_acked
+                        .lock()
+                        .unwrap()
+                        .extend(summary.results.into_iter().map(|r| r.key));
                 }
                 Err(_) => return, // the node died under us: this batch is unknown
             }
@@ -56,7 +74,13 @@ async fn kill_9_during_ingest_loses_no_acknowledged_record() {
     });
     wait_for("some batches acknowledged", Duration::from_secs(60), || {
         let n = acked.lock().unwrap().len();
-        async move { if n >= 2000 { Ok(()) } else { Err(format!("{n} acked")) } }
+        async move {
+            if n >= 2000 {
+                Ok(())
+            } else {
+                Err(format!("{n} acked"))
+            }
+        }
     })
     .await;
     node.kill9();
@@ -66,9 +90,21 @@ async fn kill_9_during_ingest_loses_no_acknowledged_record() {
     node.start().await;
     let stored = stored_keys(&node, "action").await;
     let stored: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
-    let missing: Vec<&String> = acked.iter().filter(|k| !stored.contains(k.as_str())).collect();
-    println!("acknowledged before kill -9: {}, stored after restart: {}", acked.len(), stored.len());
-    assert!(missing.is_empty(), "{} acknowledged records lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|k| !stored.contains(k.as_str()))
+        .collect();
+    println!(
+        "acknowledged before kill -9: {}, stored after restart: {}",
+        acked.len(),
+        stored.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged records lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     assert!(stored.len() >= acked.len());
 
     // A clean stop keeps everything too, and the node serves again afterwards.
@@ -77,5 +113,8 @@ async fn kill_9_during_ingest_loses_no_acknowledged_record() {
     assert!(status.success(), "SIGTERM exit status {status}");
     node.start().await;
     assert_eq!(stored_keys(&node, "action").await.len(), before);
-    assert!(node.log_text().contains("Store synced"), "graceful shutdown logs its final sync");
+    assert!(
+        node.log_text().contains("Store synced"),
+        "graceful shutdown logs its final sync"
+    );
 }

@@ -33,13 +33,22 @@ impl NodeProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         let depts = regfed_sample::departments(REGION, n);
         let node = prepare(dir.path(), &depts);
-        let mut p = NodeProcess { node, child: None, log: dir.path().join("node.log"), _dir: Some(dir) };
+        let mut p = NodeProcess {
+            node,
+            child: None,
+            log: dir.path().join("node.log"),
+            _dir: Some(dir),
+        };
         p.start().await;
         p
     }
 
     pub fn departments(&self) -> Vec<Department> {
-        self.node.departments.iter().map(|(d, _)| d.clone()).collect()
+        self.node
+            .departments
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect()
     }
 
     pub fn identity(&self, department: usize) -> &Path {
@@ -52,7 +61,11 @@ impl NodeProcess {
 
     /// Starts (or restarts) the process and waits until it serves.
     pub async fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(bin())
             .args(["serve", "--config"])
             .arg(&self.node.config_path)
@@ -89,15 +102,24 @@ impl NodeProcess {
     }
 
     pub async fn client(&self, identity: &Path) -> regfed::client::Client {
-        regfed::client::connect(&[self.addr()], identity).await.expect("connect")
+        regfed::client::connect(&[self.addr()], identity)
+            .await
+            .expect("connect")
     }
 
     /// Runs a CLI client command against this node as `identity`; returns (status, stdout, stderr).
     pub fn cli(&self, identity: &Path, args: &[&str]) -> (bool, String, String) {
         let mut cmd = Command::new(bin());
-        cmd.arg(args[0]).args(["--node", &self.addr(), "--identity"]).arg(identity).args(&args[1..]);
+        cmd.arg(args[0])
+            .args(["--node", &self.addr(), "--identity"])
+            .arg(identity)
+            .args(&args[1..]);
         let out = cmd.output().expect("run regfed");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
@@ -108,15 +130,18 @@ impl Drop for NodeProcess {
 }
 
 pub fn prepare(dir: &Path, depts: &[Department]) -> LocalNode {
-    local::prepare(dir, &LocalSpec {
-        id: "city-1",
-        tier: Tier::City,
-        region: REGION,
-        departments: depts,
-        listen: local::free_port().expect("port"),
-        http: Some(local::free_port().expect("port")),
-        extra_config: "",
-    })
+    local::prepare(
+        dir,
+        &LocalSpec {
+            id: "city-1",
+            tier: Tier::City,
+            region: REGION,
+            departments: depts,
+            listen: local::free_port().expect("port"),
+            http: Some(local::free_port().expect("port")),
+            extra_config: "",
+        },
+    )
     .expect("prepare node")
 }
 
@@ -143,7 +168,9 @@ where
     loop {
         match check().await {
             Ok(v) => return v,
-            Err(last) if Instant::now() > deadline => panic!("timed out waiting for {what}; last state: {last}"),
+            Err(last) if Instant::now() > deadline => {
+                panic!("timed out waiting for {what}; last state: {last}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }

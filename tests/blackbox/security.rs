@@ -10,7 +10,12 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use crate::harness::{NodeProcess, REGION};
 
 fn issue(ca: &Ca, dir: &Path, role: Role, tier: Tier, region: &str, id: &str) -> PathBuf {
-    let identity = Identity { role, tier, region: region.into(), id: id.into() };
+    let identity = Identity {
+        role,
+        tier,
+        region: region.into(),
+        id: id.into(),
+    };
     let issued = ca.issue(&identity, &[]).expect("issue");
     write_identity_dir(dir, ca.cert_pem(), &issued).expect("write identity");
     dir.to_path_buf()
@@ -22,7 +27,11 @@ async fn try_status(node: &NodeProcess, identity: &Path) -> Result<(), String> {
         Ok(c) => c,
         Err(e) => return Err(regfed::cli::error_chain(&e)),
     };
-    client.status(pb::StatusRequest {}).await.map(|_| ()).map_err(|s| regfed::client::status_message(&s))
+    client
+        .status(pb::StatusRequest {})
+        .await
+        .map(|_| ())
+        .map_err(|s| regfed::client::status_message(&s))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -33,42 +42,91 @@ async fn refused_identities() {
     let registered = node.departments()[0].code.clone();
 
     // The legitimate department is served.
-    try_status(&node, node.identity(0)).await.expect("registered department is served");
+    try_status(&node, node.identity(0))
+        .await
+        .expect("registered department is served");
 
     // A certificate from another CA: the handshake or the first call fails.
     let other_ca = Ca::generate("another CA").unwrap();
     // The client trusts the node's CA (so the node's certificate passes), but presents a
     // certificate that another CA signed: the node must refuse it.
-    let foreign = issue(&other_ca, &dir.path().join("foreign"), Role::Department, Tier::City, REGION, &registered);
+    let foreign = issue(
+        &other_ca,
+        &dir.path().join("foreign"),
+        Role::Department,
+        Tier::City,
+        REGION,
+        &registered,
+    );
     std::fs::write(foreign.join("ca.pem"), ca.cert_pem()).unwrap();
-    let err = try_status(&node, &foreign).await.expect_err("another CA's certificate must be refused");
+    let err = try_status(&node, &foreign)
+        .await
+        .expect_err("another CA's certificate must be refused");
     println!("another CA: {err}");
 
     // A department of another region, signed by the right CA.
     let other_code = regfed_sample::department_code("420500", 1);
-    let elsewhere = issue(&ca, &dir.path().join("elsewhere"), Role::Department, Tier::City, "420500", &other_code);
-    let err = try_status(&node, &elsewhere).await.expect_err("another region's department must be refused");
-    assert!(err.contains("420500") && err.contains("PermissionDenied"), "{err}");
+    let elsewhere = issue(
+        &ca,
+        &dir.path().join("elsewhere"),
+        Role::Department,
+        Tier::City,
+        "420500",
+        &other_code,
+    );
+    let err = try_status(&node, &elsewhere)
+        .await
+        .expect_err("another region's department must be refused");
+    assert!(
+        err.contains("420500") && err.contains("PermissionDenied"),
+        "{err}"
+    );
 
     // A department of this region that is not registered here.
     let unknown = regfed_sample::department_code(REGION, 99);
-    let unregistered = issue(&ca, &dir.path().join("unregistered"), Role::Department, Tier::City, REGION, &unknown);
-    let err = try_status(&node, &unregistered).await.expect_err("unregistered department must be refused");
+    let unregistered = issue(
+        &ca,
+        &dir.path().join("unregistered"),
+        Role::Department,
+        Tier::City,
+        REGION,
+        &unknown,
+    );
+    let err = try_status(&node, &unregistered)
+        .await
+        .expect_err("unregistered department must be refused");
     assert!(err.contains("not registered"), "{err}");
 
     // A node identity may not use the client API.
-    let peer = issue(&ca, &dir.path().join("peer"), Role::Node, Tier::City, REGION, "city-2");
-    let err = try_status(&node, &peer).await.expect_err("node identity must be refused");
+    let peer = issue(
+        &ca,
+        &dir.path().join("peer"),
+        Role::Node,
+        Tier::City,
+        REGION,
+        "city-2",
+    );
+    let err = try_status(&node, &peer)
+        .await
+        .expect_err("node identity must be refused");
     assert!(err.contains("node identities"), "{err}");
 
     // No client certificate at all.
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca.cert_pem()))
         .domain_name("127.0.0.1");
-    let channel = Endpoint::from_shared(format!("https://{}", node.addr())).unwrap().tls_config(tls).unwrap().connect().await;
+    let channel = Endpoint::from_shared(format!("https://{}", node.addr()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await;
     let refused = match channel {
         Err(_) => true,
-        Ok(ch) => pb::regfed_client::RegfedClient::new(ch).status(pb::StatusRequest {}).await.is_err(),
+        Ok(ch) => pb::regfed_client::RegfedClient::new(ch)
+            .status(pb::StatusRequest {})
+            .await
+            .is_err(),
     };
     assert!(refused, "a client without a certificate must be refused");
 
@@ -76,13 +134,19 @@ async fn refused_identities() {
     let mut client = node.client(node.identity(0)).await;
     let other = node.departments()[1].code.clone();
     let status = client
-        .submit(pb::SubmitRequest { dataset: "item".into(), records: vec![pb::RecordIn::default()], department: other })
+        .submit(pb::SubmitRequest {
+            dataset: "item".into(),
+            records: vec![pb::RecordIn::default()],
+            department: other,
+        })
         .await
         .expect_err("posing as another department must be refused");
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
 
     // The node still serves its legitimate clients.
-    try_status(&node, node.identity(1)).await.expect("still serving");
+    try_status(&node, node.identity(1))
+        .await
+        .expect("still serving");
     let log = node.log_text();
     assert!(log.contains("Call refused"), "refusals are logged");
     assert!(!log.contains("PRIVATE KEY"), "no key material in the log");

@@ -56,7 +56,12 @@ pub fn run(command: CertsCommand) -> anyhow::Result<()> {
         CertsCommand::Issue(a) => {
             let role = Role::parse(&a.role).with_context(|| format!("--role {:?}", a.role))?;
             let tier = Tier::parse(&a.tier).with_context(|| format!("--tier {:?}", a.tier))?;
-            let identity = Identity { role, tier, region: a.region.clone(), id: a.id.clone() };
+            let identity = Identity {
+                role,
+                tier,
+                region: a.region.clone(),
+                id: a.id.clone(),
+            };
             // Round-trip through the URI to validate every part with one set of rules.
             let identity = Identity::parse_uri(&identity.to_uri())?;
             let ca = Ca::load(&a.ca)?;

@@ -32,24 +32,35 @@ const NODE_ID: &str = "wuhan-1";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir).unwrap_or(args.dir.clone());
-    let listen = if args.port == 0 { local::free_port()? } else { format!("127.0.0.1:{}", args.port).parse()? };
+    let listen = if args.port == 0 {
+        local::free_port()?
+    } else {
+        format!("127.0.0.1:{}", args.port).parse()?
+    };
     let http = local::free_port()?;
     let depts = departments(REGION, 3);
     // A fresh data directory each run: the demo shows a first load, not a reload.
     let data = dir.join("nodes").join(NODE_ID).join("data");
     if data.exists() {
-        std::fs::remove_dir_all(&data).with_context(|| format!("cannot clear {}", data.display()))?;
+        std::fs::remove_dir_all(&data)
+            .with_context(|| format!("cannot clear {}", data.display()))?;
     }
-    let node = local::prepare(&dir, &LocalSpec {
-        id: NODE_ID,
-        tier: Tier::City,
-        region: REGION,
-        departments: &depts,
-        listen,
-        http: Some(http),
-        extra_config: "",
-    })?;
-    println!("== regfed demo: city node {NODE_ID} (武汉市 {REGION}) in {}", dir.display());
+    let node = local::prepare(
+        &dir,
+        &LocalSpec {
+            id: NODE_ID,
+            tier: Tier::City,
+            region: REGION,
+            departments: &depts,
+            listen,
+            http: Some(http),
+            extra_config: "",
+        },
+    )?;
+    println!(
+        "== regfed demo: city node {NODE_ID} (武汉市 {REGION}) in {}",
+        dir.display()
+    );
     let config = Config::load(&node.config_path)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::node::run(config, async move {
@@ -72,13 +83,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("\n== 2. Some rejections, as the departments see them");
     let mut families = std::collections::BTreeSet::new();
     for sample in set.all().filter(|s| s.defect.is_some()) {
-        let defect = sample.defect.as_ref().map(|d| d.family.as_str()).unwrap_or_default();
+        let defect = sample
+            .defect
+            .as_ref()
+            .map(|d| d.family.as_str())
+            .unwrap_or_default();
         if !families.insert(defect) {
             continue;
         }
-        if let Some(r) = report.results.get(&(sample.dataset.to_string(), sample.key.clone())) {
+        if let Some(r) = report
+            .results
+            .get(&(sample.dataset.to_string(), sample.key.clone()))
+        {
             if let Some(i) = r.issues.iter().find(|i| i.severity == "error") {
-                println!("  [{defect}] {} {}: {} ({})\n      {}", sample.dataset, r.key, i.rule, i.field, i.message_zh);
+                println!(
+                    "  [{defect}] {} {}: {} ({})\n      {}",
+                    sample.dataset, r.key, i.rule, i.field, i.message_zh
+                );
             }
         }
     }
@@ -87,17 +108,30 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let fixed = local::load_samples(&node, &set, SampleForm::CorrectedDefectsOnly).await?;
     println!(
         "  corrections accepted {}, still rejected {}",
-        fixed.results.values().filter(|r| r.status == "accepted").count(),
-        fixed.results.values().filter(|r| r.status == "rejected").count()
+        fixed
+            .results
+            .values()
+            .filter(|r| r.status == "accepted")
+            .count(),
+        fixed
+            .results
+            .values()
+            .filter(|r| r.status == "rejected")
+            .count()
     );
 
     let nodes = vec![listen.to_string()];
     let mut client = crate::client::connect(&nodes, &node.operator).await?;
-    let stats = client.stats(pb::StatsRequest::default()).await?.into_inner();
+    let stats = client
+        .stats(pb::StatsRequest::default())
+        .await?
+        .into_inner();
     println!("\n== 4. Indicators (live)");
     super::stats::print_table(&stats);
 
-    let bin = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "regfed".into());
+    let bin = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "regfed".into());
     let op = node.operator.display();
     let dept = node.departments[0].1.display();
     println!("\n== Try next (in another terminal):");
@@ -105,8 +139,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  {bin} issues --node {listen} --identity {op} --all");
     println!("  {bin} stats  --node {listen} --identity {op} --json");
     println!("  {bin} query  --node {listen} --identity {op} --dataset action --limit 3");
-    println!("  {bin} sample --region {REGION} --out {}/sample", dir.display());
-    println!("  {bin} submit --node {listen} --identity {dept} --dataset item {}/sample/{}/item.jsonl", dir.display(), depts[0].code);
+    println!(
+        "  {bin} sample --region {REGION} --out {}/sample",
+        dir.display()
+    );
+    println!(
+        "  {bin} submit --node {listen} --identity {dept} --dataset item {}/sample/{}/item.jsonl",
+        dir.display(),
+        depts[0].code
+    );
     println!("  curl -s http://{http}/metrics");
 
     if args.exit {

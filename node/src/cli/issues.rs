@@ -24,7 +24,12 @@ pub fn entry_json(e: &pb::QueueEntry) -> serde_json::Value {
     let fields: serde_json::Map<String, serde_json::Value> = e
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::to_value(from_pb(v.clone())).unwrap_or_default()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::to_value(from_pb(v.clone())).unwrap_or_default(),
+            )
+        })
         .collect();
     json!({
         "dataset": e.dataset, "key": e.key, "version": e.version, "department": e.department,
@@ -45,7 +50,10 @@ pub fn entry_json(e: &pb::QueueEntry) -> serde_json::Value {
 pub async fn run(args: IssuesArgs) -> anyhow::Result<()> {
     let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
     let response = client
-        .issues(pb::IssuesRequest { department: args.department.unwrap_or_default(), include_rectified: args.all })
+        .issues(pb::IssuesRequest {
+            department: args.department.unwrap_or_default(),
+            include_rectified: args.all,
+        })
         .await
         .map_err(|s| anyhow!(crate::client::status_message(&s)))?
         .into_inner();
@@ -60,10 +68,20 @@ pub async fn run(args: IssuesArgs) -> anyhow::Result<()> {
     }
     println!("{} entries:", response.entries.len());
     for e in &response.entries {
-        let by = e.raised_by.as_ref().map(|r| format!("{} {}", r.tier, r.region)).unwrap_or_default();
-        println!("{} {} v{} [{}] department {} raised by {by} at {}", e.dataset, e.key, e.version, e.status, e.department, e.raised_at);
+        let by = e
+            .raised_by
+            .as_ref()
+            .map(|r| format!("{} {}", r.tier, r.region))
+            .unwrap_or_default();
+        println!(
+            "{} {} v{} [{}] department {} raised by {by} at {}",
+            e.dataset, e.key, e.version, e.status, e.department, e.raised_at
+        );
         for i in &e.issues {
-            println!("    [{}] {} {}: {} / {}", i.severity, i.rule, i.field, i.message_zh, i.message_en);
+            println!(
+                "    [{}] {} {}: {} / {}",
+                i.severity, i.rule, i.field, i.message_zh, i.message_en
+            );
         }
     }
     Ok(())

@@ -11,13 +11,16 @@ mod stats;
 mod status;
 pub mod submit;
 
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "regfed", version, about = "Regulatory data federation node (互联网+监管)")]
+#[command(
+    name = "regfed",
+    version,
+    about = "Regulatory data federation node (互联网+监管)"
+)]
 pub struct Cli {
     /// Log filter, e.g. `info` or `regfed=debug` (also RUST_LOG).
     #[arg(long, global = true)]

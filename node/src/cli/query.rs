@@ -31,7 +31,12 @@ pub fn record_json(r: &pb::StoredRecord) -> serde_json::Value {
     let fields: serde_json::Map<String, serde_json::Value> = r
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::to_value(from_pb(v.clone())).unwrap_or_default()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::to_value(from_pb(v.clone())).unwrap_or_default(),
+            )
+        })
         .collect();
     json!({
         "dataset": r.dataset, "key": r.key, "op": r.op, "version": r.version,
@@ -48,7 +53,11 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     loop {
-        let want = args.limit.map(|l| l.saturating_sub(printed)).unwrap_or(1000).min(1000);
+        let want = args
+            .limit
+            .map(|l| l.saturating_sub(printed))
+            .unwrap_or(1000)
+            .min(1000);
         if want == 0 {
             break;
         }

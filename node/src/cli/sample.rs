@@ -39,7 +39,8 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     cfg.actions = args.actions;
     let set = generate(&cfg);
     let pack = RulePack::builtin();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut written = Vec::new();
     for spec in pack.datasets() {
         for dept in &depts {
@@ -56,7 +57,12 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
             std::fs::create_dir_all(&dir)?;
             let path = if args.csv {
                 let path = dir.join(format!("{}.csv", spec.name));
-                let bytes = regfed_formats::write_csv(spec, &records, regfed_formats::HeaderStyle::Labels, regfed_formats::TextEncoding::Utf8);
+                let bytes = regfed_formats::write_csv(
+                    spec,
+                    &records,
+                    regfed_formats::HeaderStyle::Labels,
+                    regfed_formats::TextEncoding::Utf8,
+                );
                 std::fs::write(&path, bytes)?;
                 path
             } else {

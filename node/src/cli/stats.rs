@@ -41,24 +41,65 @@ pub fn stats_json(s: &pb::StatsResponse) -> serde_json::Value {
 
 fn pct(r: &Option<pb::Ratio>) -> String {
     match r {
-        Some(r) if r.den > 0 => format!("{:5.1}% ({}/{})", 100.0 * r.num as f64 / r.den as f64, r.num, r.den),
+        Some(r) if r.den > 0 => format!(
+            "{:5.1}% ({}/{})",
+            100.0 * r.num as f64 / r.den as f64,
+            r.num,
+            r.den
+        ),
         _ => "    - ".to_string(),
     }
 }
 
 pub fn print_table(s: &pb::StatsResponse) {
-    println!("Indicators for {} from {} to {}", s.scope, if s.from.is_empty() { "the beginning" } else { &s.from }, s.to);
+    println!(
+        "Indicators for {} from {} to {}",
+        s.scope,
+        if s.from.is_empty() {
+            "the beginning"
+        } else {
+            &s.from
+        },
+        s.to
+    );
     println!(
         "{:<8} {:<20} {:<22} {:<22} {:<22} {:>6} {:>6} {:>6} {:>5} {:>5} {:>8}",
-        "region", "department", "coverage", "timeliness", "accuracy", "subm", "acc", "rej", "open", "rect", "median"
+        "region",
+        "department",
+        "coverage",
+        "timeliness",
+        "accuracy",
+        "subm",
+        "acc",
+        "rej",
+        "open",
+        "rect",
+        "median"
     );
     for r in &s.rows {
-        let dept = if r.department.is_empty() { "(all)".to_string() } else { r.department.clone() };
-        let median = if r.median_rectify_seconds < 0.0 { "-".to_string() } else { format!("{:.0}s", r.median_rectify_seconds) };
+        let dept = if r.department.is_empty() {
+            "(all)".to_string()
+        } else {
+            r.department.clone()
+        };
+        let median = if r.median_rectify_seconds < 0.0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}s", r.median_rectify_seconds)
+        };
         println!(
             "{:<8} {:<20} {:<22} {:<22} {:<22} {:>6} {:>6} {:>6} {:>5} {:>5} {:>8}",
-            r.region, dept, pct(&r.coverage), pct(&r.timeliness), pct(&r.accuracy),
-            r.submitted, r.accepted, r.rejected, r.open, r.rectified, median
+            r.region,
+            dept,
+            pct(&r.coverage),
+            pct(&r.timeliness),
+            pct(&r.accuracy),
+            r.submitted,
+            r.accepted,
+            r.rejected,
+            r.open,
+            r.rectified,
+            median
         );
         if !r.department_name.is_empty() {
             println!("{:<8} {}", "", r.department_name);
@@ -69,7 +110,10 @@ pub fn print_table(s: &pb::StatsResponse) {
 pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
     let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
     let s = client
-        .stats(pb::StatsRequest { from: args.from.unwrap_or_default(), to: args.to.unwrap_or_default() })
+        .stats(pb::StatsRequest {
+            from: args.from.unwrap_or_default(),
+            to: args.to.unwrap_or_default(),
+        })
         .await
         .map_err(|s| anyhow!(crate::client::status_message(&s)))?
         .into_inner();

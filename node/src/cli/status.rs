@@ -38,7 +38,12 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("node     {} ({} {})", s.node, s.tier, s.region);
-    println!("raft     {} (leader {}, members {})", s.raft_role, s.raft_leader, s.raft_members.join(", "));
+    println!(
+        "raft     {} (leader {}, members {})",
+        s.raft_role,
+        s.raft_leader,
+        s.raft_members.join(", ")
+    );
     let mut counts: Vec<_> = s.records.iter().collect();
     counts.sort();
     let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();

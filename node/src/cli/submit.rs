@@ -86,9 +86,15 @@ impl Summary {
             self.count("unchanged")
         );
         for r in self.results.iter().filter(|r| r.status == "rejected") {
-            println!("  rejected {} (version {}, {}):", r.key, r.version, r.source);
+            println!(
+                "  rejected {} (version {}, {}):",
+                r.key, r.version, r.source
+            );
             for i in &r.issues {
-                println!("    [{}] {} {}: {} / {}", i.severity, i.rule, i.field, i.message_zh, i.message_en);
+                println!(
+                    "    [{}] {} {}: {} / {}",
+                    i.severity, i.rule, i.field, i.message_zh, i.message_en
+                );
                 if i.severity == "error" && !i.example.is_empty() {
                     println!("        e.g. {}", i.example);
                 }
@@ -116,7 +122,13 @@ pub async fn send(
             .submit(request)
             .await
             .map_err(|s| anyhow!(crate::client::status_message(&s)))
-            .with_context(|| format!("batch {} ({} records) was not accepted by the node", n + 1, chunk.len()))?;
+            .with_context(|| {
+                format!(
+                    "batch {} ({} records) was not accepted by the node",
+                    n + 1,
+                    chunk.len()
+                )
+            })?;
         summary.results.extend(response.into_inner().results);
     }
     Ok(summary)
@@ -124,16 +136,29 @@ pub async fn send(
 
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let pack = RulePack::builtin();
-    let spec = pack
-        .dataset(&args.dataset)
-        .ok_or_else(|| anyhow!("unknown data set {:?}; use item, subject, officer or action", args.dataset))?;
+    let spec = pack.dataset(&args.dataset).ok_or_else(|| {
+        anyhow!(
+            "unknown data set {:?}; use item, subject, officer or action",
+            args.dataset
+        )
+    })?;
     let mut records = Vec::new();
     for file in &args.files {
         let read = regfed_formats::read_file(file, spec)?;
-        records.extend(read.into_iter().map(|r| Outgoing { record: r.record, source: r.source }));
+        records.extend(read.into_iter().map(|r| Outgoing {
+            record: r.record,
+            source: r.source,
+        }));
     }
     let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
-    let summary = send(&mut client, &args.dataset, args.department.as_deref(), &records, args.batch).await?;
+    let summary = send(
+        &mut client,
+        &args.dataset,
+        args.department.as_deref(),
+        &records,
+        args.batch,
+    )
+    .await?;
     if args.client.json {
         println!("{}", summary.to_json());
     } else {

@@ -18,7 +18,11 @@ pub fn issue_from_pb(issue: pb::Issue) -> Issue {
     Issue {
         rule: issue.rule,
         field: issue.field,
-        severity: if issue.severity == "warning" { Severity::Warning } else { Severity::Error },
+        severity: if issue.severity == "warning" {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
         message_zh: issue.message_zh,
         message_en: issue.message_en,
         example: issue.example,

@@ -18,7 +18,10 @@ pub fn queue_to_pb(entry: &QueueEntry, spec: Option<&DatasetSpec>) -> pb::QueueE
         version: entry.version,
         department: entry.department.clone(),
         origin_region: entry.origin_region.clone(),
-        raised_by: Some(pb::RaisedBy { tier: entry.raised_by.tier.clone(), region: entry.raised_by.region.clone() }),
+        raised_by: Some(pb::RaisedBy {
+            tier: entry.raised_by.tier.clone(),
+            region: entry.raised_by.region.clone(),
+        }),
         status: entry.status.as_str().to_string(),
         issues: entry.issues.iter().map(issue_to_pb).collect(),
         raised_at: rfc3339(entry.raised_at),

@@ -6,7 +6,10 @@ use regfed_proto::v1 as pb;
 use crate::state::read::StatsRow;
 
 fn ratio(r: Ratio) -> Option<pb::Ratio> {
-    Some(pb::Ratio { num: r.num, den: r.den })
+    Some(pb::Ratio {
+        num: r.num,
+        den: r.den,
+    })
 }
 
 pub fn row_to_pb(row: &StatsRow, department_name: Option<&str>) -> pb::StatsRow {

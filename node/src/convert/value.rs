@@ -8,7 +8,9 @@ use regfed_proto::v1 as pb;
 pub fn to_pb(value: &Value) -> pb::Value {
     let kind = match value {
         Value::Text(t) => pb::value::Kind::Text(t.clone()),
-        Value::List(items) => pb::value::Kind::List(pb::StringList { items: items.clone() }),
+        Value::List(items) => pb::value::Kind::List(pb::StringList {
+            items: items.clone(),
+        }),
     };
     pb::Value { kind: Some(kind) }
 }

@@ -25,19 +25,23 @@ impl LogStore {
         LogStore { store }
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StorageError> {
         let bytes = self
             .store
             .meta_get(key)
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Read, e))?;
         bytes
-            .map(|b| serde_json::from_slice(&b))
+            .map(|b| crate::codec::decode(&b))
             .transpose()
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Read, e))
     }
 
     fn write_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))?;
+        let bytes = crate::codec::try_encode(value)
+            .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))?;
         self.store
             .meta_put(key, &bytes)
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))
@@ -56,7 +60,7 @@ impl LogStore {
 }
 
 fn decode_entry(bytes: &[u8]) -> Result<Entry, StorageError> {
-    serde_json::from_slice(bytes).map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Read, e))
+    crate::codec::decode(bytes).map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Read, e))
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -85,7 +89,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some(bytes) => Some(decode_entry(&bytes)?.log_id),
             None => last_purged,
         };
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -93,9 +100,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(vote).map_err(|e| storage_error(ErrorSubject::Vote, ErrorVerb::Write, e))?;
+        let bytes = crate::codec::try_encode(vote)
+            .map_err(|e| storage_error(ErrorSubject::Vote, ErrorVerb::Write, e))?;
         self.blocking(move |store| {
-            store.meta_put(VOTE, &bytes).and_then(|_| store.sync())
+            store
+                .meta_put(VOTE, &bytes)
+                .and_then(|_| store.sync())
                 .map_err(|e| storage_error(ErrorSubject::Vote, ErrorVerb::Write, e))
         })
         .await
@@ -115,7 +125,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -123,7 +137,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let started = std::time::Instant::now();
         let mut encoded = Vec::new();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
+            let bytes = crate::codec::try_encode(&entry)
                 .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
             encoded.push((entry.log_id.index, bytes));
         }
@@ -135,9 +149,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 let r = store.log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())));
                 let insert_ms = t.elapsed().as_millis() as u64;
                 let r = r.and_then(|_| store.sync());
-                tracing::debug!(bytes, encode_ms, insert_ms, sync_ms = t.elapsed().as_millis() as u64 - insert_ms, "Log appended.");
-                r
-                    .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))
+                tracing::debug!(
+                    bytes,
+                    encode_ms,
+                    insert_ms,
+                    sync_ms = t.elapsed().as_millis() as u64 - insert_ms,
+                    "Log appended."
+                );
+                r.map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))
             })
             .await;
         // Only now are the entries durable: tell openraft.
@@ -159,7 +178,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.write_meta(LAST_PURGED, &Some(log_id))?;
+        self.write_meta(LAST_PURGED, &log_id)?;
         self.blocking(move |store| {
             store
                 .log_purge_upto(log_id.index)

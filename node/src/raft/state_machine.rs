@@ -46,7 +46,7 @@ impl StateMachine {
             .get(key)
             .map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Read, e))?;
         bytes
-            .map(|b| serde_json::from_slice(&b))
+            .map(|b| crate::codec::decode(&b))
             .transpose()
             .map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Read, e))
     }
@@ -57,7 +57,8 @@ impl StateMachine {
 fn encode_pairs(store: &Store) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::new();
     for pair in store.dump() {
-        let (k, v) = pair.map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Read, e))?;
+        let (k, v) =
+            pair.map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Read, e))?;
         out.extend_from_slice(&(k.len() as u32).to_be_bytes());
         out.extend_from_slice(&k);
         out.extend_from_slice(&(v.len() as u32).to_be_bytes());
@@ -107,23 +108,31 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             Some(id) => format!("{}-{}-{}", id.leader_id, id.index, data.len()),
             None => format!("empty-{}", data.len()),
         };
-        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
-        let stored = StoredSnapshot { meta: meta.clone(), data };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
         save_snapshot(&self.store, &stored).await?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(stored.data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
     }
 }
 
 async fn save_snapshot(store: &Store, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-    let bytes = serde_json::to_vec(snapshot)
+    let bytes = crate::codec::try_encode(snapshot)
         .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))?;
     let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        store.meta_put(SNAPSHOT, &bytes).and_then(|_| store.sync())
-    })
-    .await
-    .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))?
-    .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))
+    tokio::task::spawn_blocking(move || store.meta_put(SNAPSHOT, &bytes).and_then(|_| store.sync()))
+        .await
+        .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))?
+        .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -151,9 +160,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last = Some(entry.log_id);
                 let response = match &entry.payload {
                     EntryPayload::Blank => CommandResponse::None,
-                    EntryPayload::Normal(command) => applier
-                        .apply(entry.log_id.index, command)
-                        .map_err(|e| storage_error(ErrorSubject::Apply(entry.log_id), ErrorVerb::Write, e))?,
+                    EntryPayload::Normal(command) => {
+                        applier.apply(entry.log_id.index, command).map_err(|e| {
+                            storage_error(ErrorSubject::Apply(entry.log_id), ErrorVerb::Write, e)
+                        })?
+                    }
                     EntryPayload::Membership(m) => {
                         let stored = Membership::new(Some(entry.log_id), m.clone());
                         applier.write(keys::MEMBERSHIP.to_vec(), &stored);
@@ -198,15 +209,35 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let pairs = decode_pairs(&data)
-            .map_err(|e| storage_error(ErrorSubject::Snapshot(Some(meta.signature())), ErrorVerb::Read, e))?;
+        let pairs = decode_pairs(&data).map_err(|e| {
+            storage_error(
+                ErrorSubject::Snapshot(Some(meta.signature())),
+                ErrorVerb::Read,
+                e,
+            )
+        })?;
         let store = self.store.clone();
         let signature = meta.signature();
         tokio::task::spawn_blocking(move || store.replace_all(pairs).and_then(|_| store.sync()))
             .await
-            .map_err(|e| storage_error(ErrorSubject::Snapshot(Some(signature.clone())), ErrorVerb::Write, e))?
-            .map_err(|e| storage_error(ErrorSubject::Snapshot(Some(signature)), ErrorVerb::Write, e))?;
-        save_snapshot(&self.store, &StoredSnapshot { meta: meta.clone(), data }).await
+            .map_err(|e| {
+                storage_error(
+                    ErrorSubject::Snapshot(Some(signature.clone())),
+                    ErrorVerb::Write,
+                    e,
+                )
+            })?
+            .map_err(|e| {
+                storage_error(ErrorSubject::Snapshot(Some(signature)), ErrorVerb::Write, e)
+            })?;
+        save_snapshot(
+            &self.store,
+            &StoredSnapshot {
+                meta: meta.clone(),
+                data,
+            },
+        )
+        .await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
@@ -215,8 +246,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .meta_get(SNAPSHOT)
             .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
         let Some(bytes) = bytes else { return Ok(None) };
-        let stored: StoredSnapshot = serde_json::from_slice(&bytes)
+        let stored: StoredSnapshot = crate::codec::decode(&bytes)
             .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
-        Ok(Some(Snapshot { meta: stored.meta, snapshot: Box::new(Cursor::new(stored.data)) }))
+        Ok(Some(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
     }
 }

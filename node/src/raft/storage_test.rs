@@ -12,7 +12,10 @@ struct SledBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for SledBuilder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("temporary directory for the store");
-        let options = StoreOptions { cache_bytes: 8 * 1024 * 1024, ..StoreOptions::default() };
+        let options = StoreOptions {
+            cache_bytes: 8 * 1024 * 1024,
+            ..StoreOptions::default()
+        };
         let store = Store::open(dir.path(), &options).expect("open store");
         Ok((dir, LogStore::new(store.clone()), StateMachine::new(store)))
     }

@@ -33,14 +33,17 @@ impl Caller {
 /// The identity in the peer's certificate. tonic has already verified the chain against
 /// the federation CA; this reads who the certificate says the peer is.
 pub fn peer_identity<T>(request: &Request<T>) -> Result<Identity, Status> {
-    let certs = request
-        .peer_certs()
-        .ok_or_else(|| Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS"))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS"))?;
-    Identity::from_cert_der(leaf.as_ref())
-        .map_err(|e| Status::permission_denied(format!("the client certificate carries no usable regfed identity: {e}")))
+    let certs = request.peer_certs().ok_or_else(|| {
+        Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS")
+    })?;
+    let leaf = certs.first().ok_or_else(|| {
+        Status::unauthenticated("no client certificate was presented; regfed requires mutual TLS")
+    })?;
+    Identity::from_cert_der(leaf.as_ref()).map_err(|e| {
+        Status::permission_denied(format!(
+            "the client certificate carries no usable regfed identity: {e}"
+        ))
+    })
 }
 
 /// Authorizes a client-API call: a department registered here, or an operator of this
@@ -48,25 +51,54 @@ pub fn peer_identity<T>(request: &Request<T>) -> Result<Identity, Status> {
 pub fn authorize<T>(config: &Config, request: &Request<T>) -> Result<Caller, Status> {
     let identity = peer_identity(request)?;
     let here = format!("{} {}", config.tier, config.region);
-    let same_place = identity.tier.as_str() == config.tier.as_str() && identity.region == config.region.as_str();
+    let same_place =
+        identity.tier.as_str() == config.tier.as_str() && identity.region == config.region.as_str();
     let caller = match identity.role {
         Role::Department => {
             if !same_place {
-                return Err(denied(&identity, format!("a department of {} {} may not use node {} ({here})", identity.tier.as_str(), identity.region, config.id)));
+                return Err(denied(
+                    &identity,
+                    format!(
+                        "a department of {} {} may not use node {} ({here})",
+                        identity.tier.as_str(),
+                        identity.region,
+                        config.id
+                    ),
+                ));
             }
             if !config.departments.contains_key(&identity.id) {
-                return Err(denied(&identity, format!("department {} is not registered at node {}", identity.id, config.id)));
+                return Err(denied(
+                    &identity,
+                    format!(
+                        "department {} is not registered at node {}",
+                        identity.id, config.id
+                    ),
+                ));
             }
-            Caller::Department { code: identity.id.clone(), identity }
+            Caller::Department {
+                code: identity.id.clone(),
+                identity,
+            }
         }
         Role::Operator => {
             if !same_place {
-                return Err(denied(&identity, format!("an operator of {} {} may not use node {} ({here})", identity.tier.as_str(), identity.region, config.id)));
+                return Err(denied(
+                    &identity,
+                    format!(
+                        "an operator of {} {} may not use node {} ({here})",
+                        identity.tier.as_str(),
+                        identity.region,
+                        config.id
+                    ),
+                ));
             }
             Caller::Operator { identity }
         }
         Role::Node => {
-            return Err(denied(&identity, "node identities may only open a federation link, not use the client API".into()));
+            return Err(denied(
+                &identity,
+                "node identities may only open a federation link, not use the client API".into(),
+            ));
         }
     };
     Ok(caller)

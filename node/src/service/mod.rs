@@ -56,7 +56,10 @@ async fn ensure_current(node: &Node) -> Result<(), Status> {
 #[tonic::async_trait]
 impl pb::regfed_server::Regfed for RegfedService {
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
-    async fn submit(&self, request: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
         let caller = self.authorize(&request)?;
         let answer = submit::submit(&self.node, &caller, request.into_inner()).await;
         if answer.is_err() {
@@ -66,7 +69,10 @@ impl pb::regfed_server::Regfed for RegfedService {
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
-    async fn issues(&self, request: Request<pb::IssuesRequest>) -> Result<Response<pb::IssuesResponse>, Status> {
+    async fn issues(
+        &self,
+        request: Request<pb::IssuesRequest>,
+    ) -> Result<Response<pb::IssuesResponse>, Status> {
         let caller = self.authorize(&request)?;
         let request = request.into_inner();
         let department = match (&caller, request.department.as_str()) {
@@ -83,7 +89,12 @@ impl pb::regfed_server::Regfed for RegfedService {
         ensure_current(&self.node).await?;
         let node = self.node.clone();
         let entries = tokio::task::spawn_blocking(move || {
-            read::queue(&node.store, department.as_deref(), request.include_rectified).map(|entries| {
+            read::queue(
+                &node.store,
+                department.as_deref(),
+                request.include_rectified,
+            )
+            .map(|entries| {
                 entries
                     .iter()
                     .map(|e| convert::queue::queue_to_pb(e, node.config.pack.dataset(&e.dataset)))
@@ -97,7 +108,10 @@ impl pb::regfed_server::Regfed for RegfedService {
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
-    async fn query(&self, request: Request<pb::QueryRequest>) -> Result<Response<pb::QueryResponse>, Status> {
+    async fn query(
+        &self,
+        request: Request<pb::QueryRequest>,
+    ) -> Result<Response<pb::QueryResponse>, Status> {
         let caller = self.authorize(&request)?;
         let request = request.into_inner();
         let pack = self.node.config.pack.clone();
@@ -107,8 +121,9 @@ impl pb::regfed_server::Regfed for RegfedService {
         let region = if request.region.is_empty() {
             None
         } else {
-            let r = Region::parse(&request.region)
-                .map_err(|e| Status::invalid_argument(format!("query region {:?}: {e}", request.region)))?;
+            let r = Region::parse(&request.region).map_err(|e| {
+                Status::invalid_argument(format!("query region {:?}: {e}", request.region))
+            })?;
             Some(r)
         };
         let limit = match request.limit as usize {
@@ -119,7 +134,14 @@ impl pb::regfed_server::Regfed for RegfedService {
         let node = self.node.clone();
         let department = caller.department().map(str::to_string);
         let page = tokio::task::spawn_blocking(move || {
-            read::query(&node.store, RegionTable::builtin(), &request.dataset, &request.after, limit, region.as_ref())
+            read::query(
+                &node.store,
+                RegionTable::builtin(),
+                &request.dataset,
+                &request.after,
+                limit,
+                region.as_ref(),
+            )
         })
         .await
         .map_err(internal)?
@@ -127,31 +149,65 @@ impl pb::regfed_server::Regfed for RegfedService {
             read::ReadError::BadCursor(_) => Status::invalid_argument(e.to_string()),
             other => internal(other),
         })?;
-        let spec = pack.dataset(&page.records.first().map(|r| r.dataset.clone()).unwrap_or_default());
+        let spec = pack.dataset(
+            &page
+                .records
+                .first()
+                .map(|r| r.dataset.clone())
+                .unwrap_or_default(),
+        );
         let records = page
             .records
             .iter()
-            .filter(|r| department.as_deref().is_none_or(|d| r.origin.department == d))
+            .filter(|r| {
+                department
+                    .as_deref()
+                    .is_none_or(|d| r.origin.department == d)
+            })
             .map(|r| convert::record::stored_to_pb(r, spec))
             .collect();
-        Ok(Response::new(pb::QueryResponse { records, cursor: page.cursor, more: page.more }))
+        Ok(Response::new(pb::QueryResponse {
+            records,
+            cursor: page.cursor,
+            more: page.more,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
-    async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
         let caller = self.authorize(&request)?;
         let request = request.into_inner();
         let today = crate::state::china_day(crate::node::now_millis()).to_string();
-        let from = if request.from.is_empty() { "0000-01-01".to_string() } else { check_date("from", &request.from)? };
-        let to = if request.to.is_empty() { today } else { check_date("to", &request.to)? };
+        let from = if request.from.is_empty() {
+            "0000-01-01".to_string()
+        } else {
+            check_date("from", &request.from)?
+        };
+        let to = if request.to.is_empty() {
+            today
+        } else {
+            check_date("to", &request.to)?
+        };
         if from > to {
-            return Err(Status::invalid_argument(format!("stats period from {from} is after to {to}")));
+            return Err(Status::invalid_argument(format!(
+                "stats period from {from} is after to {to}"
+            )));
         }
         ensure_current(&self.node).await?;
         let node = self.node.clone();
         let (f, t) = (from.clone(), to.clone());
         let rows = tokio::task::spawn_blocking(move || {
-            read::stats(&node.store, &node.config.pack, RegionTable::builtin(), &node.config.region, &f, &t)
+            read::stats(
+                &node.store,
+                &node.config.pack,
+                RegionTable::builtin(),
+                &node.config.region,
+                &f,
+                &t,
+            )
         })
         .await
         .map_err(internal)?
@@ -164,28 +220,55 @@ impl pb::regfed_server::Regfed for RegfedService {
                 _ => true,
             })
             .map(|r| {
-                let name = r.department.as_ref().and_then(|d| self.node.config.departments.get(d));
+                let name = r
+                    .department
+                    .as_ref()
+                    .and_then(|d| self.node.config.departments.get(d));
                 convert::stats::row_to_pb(r, name.map(String::as_str))
             })
             .collect();
-        let from = if request.from.is_empty() { String::new() } else { from };
-        Ok(Response::new(pb::StatsResponse { scope: self.node.config.region.to_string(), from, to, rows }))
+        let from = if request.from.is_empty() {
+            String::new()
+        } else {
+            from
+        };
+        Ok(Response::new(pb::StatsResponse {
+            scope: self.node.config.region.to_string(),
+            from,
+            to,
+            rows,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
-    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
         let caller = self.authorize(&request)?;
-        Ok(Response::new(self.node.status(Some(caller.identity().to_uri())).await.map_err(internal)?))
+        Ok(Response::new(
+            self.node
+                .status(Some(caller.identity().to_uri()))
+                .await
+                .map_err(internal)?,
+        ))
     }
 }
 
 fn check_date(name: &str, value: &str) -> Result<String, Status> {
     chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|d| d.to_string())
-        .map_err(|_| Status::invalid_argument(format!("stats {name} {value:?} is not a date like 2026-01-31")))
+        .map_err(|_| {
+            Status::invalid_argument(format!(
+                "stats {name} {value:?} is not a date like 2026-01-31"
+            ))
+        })
 }
 
 pub(crate) fn unknown_dataset(pack: &regfed_governance::RulePack, name: &str) -> Status {
     let known: Vec<&str> = pack.datasets().iter().map(|d| d.name.as_str()).collect();
-    Status::invalid_argument(format!("unknown data set {name:?}; this node knows {}", known.join(", ")))
+    Status::invalid_argument(format!(
+        "unknown data set {name:?}; this node knows {}",
+        known.join(", ")
+    ))
 }

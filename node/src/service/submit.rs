@@ -15,12 +15,16 @@ use crate::convert;
 use crate::metrics::Metrics;
 use crate::node::{now_millis, Node};
 use crate::raft::NodeId;
+use crate::state::china_day;
 use crate::state::command::{Command, CommandResponse, GovernedRecord, Outcome, SubmitBatch};
 use crate::state::model::RaisedBy;
 use crate::state::read::StoreLookup;
-use crate::state::china_day;
 
-pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::SubmitRequest) -> Result<pb::SubmitResponse, Status> {
+pub async fn submit(
+    node: &std::sync::Arc<Node>,
+    caller: &Caller,
+    request: pb::SubmitRequest,
+) -> Result<pb::SubmitResponse, Status> {
     let started = Instant::now();
     let config = &node.config;
     let pack = config.pack.clone();
@@ -61,14 +65,28 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
     }
     let mut raws = Vec::with_capacity(request.records.len());
     for (i, record) in request.records.into_iter().enumerate() {
-        let source = if record.source.is_empty() { format!("record {}", i + 1) } else { record.source };
+        let source = if record.source.is_empty() {
+            format!("record {}", i + 1)
+        } else {
+            record.source
+        };
         let op = Op::parse(&record.op).ok_or_else(|| {
-            Status::invalid_argument(format!("{source}: op {:?} is neither upsert nor delete", record.op))
+            Status::invalid_argument(format!(
+                "{source}: op {:?} is neither upsert nor delete",
+                record.op
+            ))
         })?;
-        raws.push((RawRecord::new(op, convert::value::fields_from_pb(record.fields)), source));
+        raws.push((
+            RawRecord::new(op, convert::value::fields_from_pb(record.fields)),
+            source,
+        ));
     }
     if raws.is_empty() {
-        return Ok(pb::SubmitResponse { results: Vec::new(), pack: pack_name(config), log_index: 0 });
+        return Ok(pb::SubmitResponse {
+            results: Vec::new(),
+            pack: pack_name(config),
+            log_index: 0,
+        });
     }
 
     // Time is an input, taken once: every verdict and the log entry use the same instant.
@@ -78,7 +96,7 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
     let dept = department.clone();
     let records = tokio::task::spawn_blocking(move || {
         let config = &governing.config;
-        let lookup = StoreLookup { store: &governing.store, departments: &config.departments };
+        let lookup = StoreLookup::new(&governing.store, &config.departments);
         let ctx = Context {
             pack: &config.pack,
             regions: RegionTable::builtin(),
@@ -88,7 +106,10 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
             lookup: &lookup,
         };
         raws.into_iter()
-            .map(|(raw, source)| GovernedRecord { verdict: govern(&ctx, &dataset, &raw), source })
+            .map(|(raw, source)| GovernedRecord {
+                verdict: govern(&ctx, &dataset, &raw),
+                source,
+            })
             .collect::<Vec<_>>()
     })
     .await
@@ -100,7 +121,10 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
         actor: caller.identity().to_uri(),
         department,
         origin_region: config.region.to_string(),
-        raised_by: RaisedBy { tier: config.tier.as_str().to_string(), region: config.region.to_string() },
+        raised_by: RaisedBy {
+            tier: config.tier.as_str().to_string(),
+            region: config.region.to_string(),
+        },
         received_at,
         deadline_days: pack.timeliness_deadline_days(),
         records,
@@ -130,9 +154,15 @@ pub async fn submit(node: &std::sync::Arc<Node>, caller: &Caller, request: pb::S
         };
         Metrics::add(counter, 1);
     }
-    Metrics::add(&metrics.submit_micros_sum, started.elapsed().as_micros() as u64);
+    Metrics::add(
+        &metrics.submit_micros_sum,
+        started.elapsed().as_micros() as u64,
+    );
     Ok(pb::SubmitResponse {
-        results: outcomes.iter().map(convert::record::outcome_to_pb).collect(),
+        results: outcomes
+            .iter()
+            .map(convert::record::outcome_to_pb)
+            .collect(),
         pack: pack_name(config),
         log_index: written.log_id.index,
     })
@@ -154,7 +184,9 @@ where
                 let mut status = Status::unavailable(format!(
                     "node {} is not the leader of its group; the leader is {}",
                     config.id,
-                    leader_addr.clone().unwrap_or_else(|| format!("node {leader_id:?} (address unknown)"))
+                    leader_addr
+                        .clone()
+                        .unwrap_or_else(|| format!("node {leader_id:?} (address unknown)"))
                 ));
                 if let Some(addr) = leader_addr.and_then(|a| a.parse().ok()) {
                     status.metadata_mut().insert("regfed-leader", addr);
@@ -179,7 +211,9 @@ pub trait TryAsForward {
 impl TryAsForward for ClientWriteError<NodeId, openraft::BasicNode> {
     fn forward(&self) -> Option<(Option<NodeId>, Option<String>)> {
         match self {
-            ClientWriteError::ForwardToLeader(f) => Some((f.leader_id, f.leader_node.as_ref().map(|n| n.addr.clone()))),
+            ClientWriteError::ForwardToLeader(f) => {
+                Some((f.leader_id, f.leader_node.as_ref().map(|n| n.addr.clone())))
+            }
             ClientWriteError::ChangeMembershipError(_) => None,
         }
     }

@@ -1,6 +1,6 @@
 //! Applies commands to the store: the deterministic heart of the node.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use regfed_governance::indicators::{is_timely, Counters};
 use regfed_governance::{Fields, Op, Value, Verdict};
@@ -10,8 +10,7 @@ use serde::Serialize;
 use super::command::{Command, CommandResponse, Outcome, RecordOutcome, SubmitBatch};
 use super::keys;
 use super::model::{
-    AuditEvent, ChangeRef, Current, KeyState, OutboxEntry, QueueEntry, QueueStatus, Status,
-    VersionRecord,
+    AuditEvent, KeyState, OutboxEntry, QueueEntry, QueueStatus, Status, VersionRecord,
 };
 use super::{china_day, Millis};
 use crate::store::{Store, StoreError, WriteSet};
@@ -23,7 +22,10 @@ pub enum ApplyError {
     /// A stored value no longer decodes: the store is damaged or was written by another
     /// version. The node cannot go on applying.
     #[error("stored value at {key} does not decode: {source}")]
-    Decode { key: String, source: serde_json::Error },
+    Decode {
+        key: String,
+        source: crate::codec::Error,
+    },
 }
 
 /// Collects the writes of one or more commands over a read view of the store, so that a
@@ -31,14 +33,51 @@ pub enum ApplyError {
 pub struct Applier<'a> {
     store: &'a Store,
     writes: WriteSet,
+    /// Values updated many times per batch, kept decoded until the batch is written.
+    counters: BTreeMap<Vec<u8>, Counters>,
+    next_seq: Option<u64>,
+    live: BTreeMap<String, i64>,
+    /// Accepted changes of this apply, written as one `chg/` value.
+    changes: Vec<OutboxEntry>,
+    /// Accepted actions per item and day, for the items this apply touched.
+    coverage: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 impl<'a> Applier<'a> {
     pub fn new(store: &'a Store) -> Self {
-        Applier { store, writes: WriteSet::default() }
+        Applier {
+            store,
+            writes: WriteSet::default(),
+            counters: BTreeMap::new(),
+            next_seq: None,
+            live: BTreeMap::new(),
+            changes: Vec::new(),
+            coverage: BTreeMap::new(),
+        }
     }
 
-    pub fn into_writes(self) -> WriteSet {
+    /// Every write of the commands applied so far, ready to commit atomically.
+    pub fn into_writes(mut self) -> WriteSet {
+        for (key, c) in std::mem::take(&mut self.counters) {
+            self.write(key, &c);
+        }
+        if let Some(seq) = self.next_seq {
+            self.write(keys::NEXT_SEQ.to_vec(), &seq);
+        }
+        for (dataset, n) in std::mem::take(&mut self.live) {
+            self.write(keys::live_count(&dataset), &n);
+        }
+        let changes = std::mem::take(&mut self.changes);
+        if let Some(first) = changes.first() {
+            self.write(keys::change(first.seq), &changes);
+        }
+        for (item, days) in std::mem::take(&mut self.coverage) {
+            if days.is_empty() {
+                self.writes.delete(keys::coverage(&item));
+            } else {
+                self.write(keys::coverage(&item), &days);
+            }
+        }
         self.writes
     }
 
@@ -51,34 +90,45 @@ impl<'a> Applier<'a> {
                 None => return Ok(None),
             },
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|source| ApplyError::Decode {
-            key: String::from_utf8_lossy(key).into_owned(),
-            source,
-        })
+        crate::codec::decode(&bytes)
+            .map(Some)
+            .map_err(|source| ApplyError::Decode {
+                key: String::from_utf8_lossy(key).into_owned(),
+                source,
+            })
     }
 
     pub fn write<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
         // Serializing our own types to JSON cannot fail: they have string keys only.
-        let bytes = serde_json::to_vec(value).expect("state types serialize to JSON");
+        let bytes = crate::codec::encode(value);
         self.writes.put(key, bytes);
     }
 
-    pub fn apply(&mut self, log_index: u64, command: &Command) -> Result<CommandResponse, ApplyError> {
+    pub fn apply(
+        &mut self,
+        log_index: u64,
+        command: &Command,
+    ) -> Result<CommandResponse, ApplyError> {
         match command {
             Command::Submit(batch) => self.submit(log_index, batch).map(CommandResponse::Submit),
         }
     }
 
     fn next_seq(&mut self) -> Result<u64, ApplyError> {
-        let seq: u64 = self.read(keys::NEXT_SEQ)?.unwrap_or(1);
-        self.write(keys::NEXT_SEQ.to_vec(), &(seq + 1));
+        let seq = match self.next_seq {
+            Some(s) => s,
+            None => self.read(keys::NEXT_SEQ)?.unwrap_or(1),
+        };
+        self.next_seq = Some(seq + 1);
         Ok(seq)
     }
 
     fn bump_live(&mut self, dataset: &str, delta: i64) -> Result<(), ApplyError> {
-        let key = format!("_meta/live/{dataset}").into_bytes();
-        let n: i64 = self.read(&key)?.unwrap_or(0);
-        self.write(key, &(n + delta));
+        if !self.live.contains_key(dataset) {
+            let n: i64 = self.read(&keys::live_count(dataset))?.unwrap_or(0);
+            self.live.insert(dataset.to_string(), n);
+        }
+        *self.live.entry(dataset.to_string()).or_default() += delta;
         Ok(())
     }
 
@@ -90,13 +140,21 @@ impl<'a> Applier<'a> {
         update: impl FnOnce(&mut Counters),
     ) -> Result<(), ApplyError> {
         let key = keys::counters(region, department, day);
-        let mut c: Counters = self.read(&key)?.unwrap_or_default();
-        update(&mut c);
-        self.write(key, &c);
+        if !self.counters.contains_key(&key) {
+            let c: Counters = self.read(&key)?.unwrap_or_default();
+            self.counters.insert(key.clone(), c);
+        }
+        if let Some(c) = self.counters.get_mut(&key) {
+            update(c);
+        }
         Ok(())
     }
 
-    fn submit(&mut self, log_index: u64, batch: &SubmitBatch) -> Result<Vec<RecordOutcome>, ApplyError> {
+    fn submit(
+        &mut self,
+        log_index: u64,
+        batch: &SubmitBatch,
+    ) -> Result<Vec<RecordOutcome>, ApplyError> {
         let mut outcomes = Vec::with_capacity(batch.records.len());
         let mut audit = AuditEvent {
             log_index,
@@ -131,7 +189,11 @@ impl<'a> Applier<'a> {
         let dataset = batch.dataset.as_str();
         let today = china_day(batch.received_at).to_string();
         let accepted = verdict.accepted();
-        let status = if accepted { Status::Accepted } else { Status::Rejected };
+        let status = if accepted {
+            Status::Accepted
+        } else {
+            Status::Rejected
+        };
         let outcome = |version: u64| RecordOutcome {
             key: verdict.key.clone(),
             outcome: status.into(),
@@ -160,18 +222,23 @@ impl<'a> Applier<'a> {
             if prev.last_fingerprint == fingerprint {
                 return Ok(RecordOutcome {
                     outcome: Outcome::Unchanged,
-                    status: prev.last_status,
-                    version: prev.last_version,
-                    ..outcome(prev.last_version)
+                    status: prev.latest.status,
+                    version: prev.latest.version,
+                    ..outcome(prev.latest.version)
                 });
             }
         }
 
-        let version = previous.as_ref().map_or(1, |p| p.last_version + 1);
+        let version = previous.as_ref().map_or(1, |p| p.latest.version + 1);
         let first = previous.is_none();
-        let reported_at = previous.as_ref().map_or(batch.received_at, |p| p.reported_at);
+        let reported_at = previous
+            .as_ref()
+            .map_or(batch.received_at, |p| p.reported_at);
         let origin = previous.as_ref().map_or_else(
-            || super::Origin { region: batch.origin_region.clone(), department: batch.department.clone() },
+            || super::Origin {
+                region: batch.origin_region.clone(),
+                department: batch.department.clone(),
+            },
             |p| p.origin.clone(),
         );
         self.counters(&origin.region, &origin.department, &today, |c| {
@@ -191,29 +258,32 @@ impl<'a> Applier<'a> {
 
         let previous_live = previous.as_ref().and_then(|p| p.live_fields().cloned());
         let mut seq = None;
-        let mut current = previous.as_ref().and_then(|p| p.current.clone());
         let queue_key = keys::queue(&origin.department, dataset, &verdict.key);
         let queued: Option<QueueEntry> = self.read(&queue_key)?;
 
         if accepted {
             let s = self.next_seq()?;
             seq = Some(s);
-            let change = ChangeRef { key: verdict.key.clone(), version };
-            self.write(keys::change(dataset, s), &change);
-            let entry = OutboxEntry {
+            let change = OutboxEntry {
                 seq: s,
                 dataset: dataset.to_string(),
                 key: verdict.key.clone(),
                 version,
                 op: verdict.op,
             };
-            self.write(keys::outbox(s), &entry);
+            self.changes.push(change);
             if dataset == "action" {
                 if let Some(old) = &previous_live {
                     self.count_action(&origin, old, reported_at, batch.deadline_days, -1)?;
                 }
                 if verdict.op == Op::Upsert {
-                    self.count_action(&origin, &verdict.fields, reported_at, batch.deadline_days, 1)?;
+                    self.count_action(
+                        &origin,
+                        &verdict.fields,
+                        reported_at,
+                        batch.deadline_days,
+                        1,
+                    )?;
                 }
             }
             let live_delta = match (previous_live.is_some(), verdict.op) {
@@ -224,12 +294,6 @@ impl<'a> Applier<'a> {
             if live_delta != 0 {
                 self.bump_live(dataset, live_delta)?;
             }
-            current = Some(Current {
-                version,
-                op: verdict.op,
-                fields: verdict.fields.clone(),
-                accepted_at: batch.received_at,
-            });
             if let Some(mut q) = queued.filter(|q| q.status == QueueStatus::Open) {
                 let waited = ((batch.received_at - q.raised_at).max(0) / 1000) as u64;
                 q.status = QueueStatus::Rectified;
@@ -283,14 +347,27 @@ impl<'a> Applier<'a> {
             seq,
             source: source.to_string(),
         };
-        self.write(keys::version(dataset, &verdict.key, version), &record);
+        // The replaced latest version moves to the history; the accepted one stays at hand.
+        let accepted_before = match previous {
+            Some(prev) => {
+                self.write(
+                    keys::version(dataset, &verdict.key, prev.latest.version),
+                    &prev.latest,
+                );
+                if prev.latest.status == Status::Accepted {
+                    Some(prev.latest)
+                } else {
+                    prev.accepted
+                }
+            }
+            None => None,
+        };
         let state = KeyState {
-            last_version: version,
             last_fingerprint: fingerprint,
-            last_status: status,
-            current,
             reported_at,
             origin,
+            accepted: if accepted { None } else { accepted_before },
+            latest: record,
         };
         self.write(state_key, &state);
         Ok(outcome(version))
@@ -307,7 +384,7 @@ impl<'a> Applier<'a> {
         sign: i64,
     ) -> Result<(), ApplyError> {
         let text = |name: &str| fields.get(name).and_then(Value::as_text).unwrap_or("");
-        let (action_id, item_code, action_date) = (text("action_id"), text("item_code"), text("action_date"));
+        let (item_code, action_date) = (text("item_code"), text("action_date"));
         let Ok(date) = chrono::NaiveDate::parse_from_str(action_date, "%Y-%m-%d") else {
             return Ok(());
         };
@@ -321,20 +398,31 @@ impl<'a> Applier<'a> {
                 c.actions_timely = c.actions_timely.saturating_sub(u64::from(timely));
             }
         })?;
-        let key = keys::coverage(item_code, action_date, action_id);
-        if sign > 0 {
-            self.writes.put(key, Vec::new());
-        } else {
-            self.writes.delete(key);
+        if !self.coverage.contains_key(item_code) {
+            let days: BTreeMap<String, u32> =
+                self.read(&keys::coverage(item_code))?.unwrap_or_default();
+            self.coverage.insert(item_code.to_string(), days);
+        }
+        if let Some(days) = self.coverage.get_mut(item_code) {
+            let n = days.entry(action_date.to_string()).or_default();
+            if sign > 0 {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    days.remove(action_date);
+                }
+            }
         }
         Ok(())
     }
 }
 
-/// Names of fields added, removed or altered relative to the previous accepted version.
+/// Names of fields added, removed or altered relative to the previous accepted version;
+/// empty for a key that had no accepted version (everything is new).
 fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
     let Some(previous) = previous else {
-        return next.keys().cloned().collect();
+        return Vec::new();
     };
     let names: BTreeSet<&String> = previous.keys().chain(next.keys()).collect();
     names

@@ -36,7 +36,10 @@ fn verdict(key: &str, op: Op, name: &str, error: Option<&str>) -> Verdict {
             })
             .into_iter()
             .collect(),
-        pack: PackId { name: "test".into(), version: "1".into() },
+        pack: PackId {
+            name: "test".into(),
+            version: "1".into(),
+        },
     }
 }
 
@@ -46,10 +49,19 @@ fn batch(at: i64, verdicts: Vec<Verdict>) -> Command {
         actor: "regfed://department/city/420100/x".into(),
         department: DEPT.into(),
         origin_region: "420100".into(),
-        raised_by: RaisedBy { tier: "city".into(), region: "420100".into() },
+        raised_by: RaisedBy {
+            tier: "city".into(),
+            region: "420100".into(),
+        },
         received_at: at,
         deadline_days: 5,
-        records: verdicts.into_iter().map(|verdict| GovernedRecord { verdict, source: "test".into() }).collect(),
+        records: verdicts
+            .into_iter()
+            .map(|verdict| GovernedRecord {
+                verdict,
+                source: "test".into(),
+            })
+            .collect(),
     })
 }
 
@@ -58,14 +70,23 @@ fn apply(store: &Store, index: u64, command: Command) -> Vec<(Outcome, u64)> {
     let response = applier.apply(index, &command).expect("apply");
     store.commit(applier.into_writes()).expect("commit");
     match response {
-        CommandResponse::Submit(outcomes) => outcomes.iter().map(|o| (o.outcome, o.version)).collect(),
+        CommandResponse::Submit(outcomes) => {
+            outcomes.iter().map(|o| (o.outcome, o.version)).collect()
+        }
         CommandResponse::None => Vec::new(),
     }
 }
 
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreOptions { cache_bytes: 8 << 20, ..Default::default() }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        &StoreOptions {
+            cache_bytes: 8 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     (dir, store)
 }
 
@@ -74,39 +95,111 @@ fn versions_queue_rectification_and_delete() {
     let (_dir, store) = open();
     let t0 = 1_780_000_000_000;
     // A rejected first submission opens a queue entry.
-    let out = apply(&store, 1, batch(t0, vec![verdict("420100JC00001", Op::Upsert, "", Some("item.item_name.required"))]));
+    let out = apply(
+        &store,
+        1,
+        batch(
+            t0,
+            vec![verdict(
+                "420100JC00001",
+                Op::Upsert,
+                "",
+                Some("item.item_name.required"),
+            )],
+        ),
+    );
     assert_eq!(out, vec![(Outcome::Rejected, 1)]);
     let queue = read::queue(&store, None, false).unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].issues[0].rule, "item.item_name.required");
 
     // The same record again: unchanged, nothing new.
-    let out = apply(&store, 2, batch(t0 + 1000, vec![verdict("420100JC00001", Op::Upsert, "", Some("item.item_name.required"))]));
+    let out = apply(
+        &store,
+        2,
+        batch(
+            t0 + 1000,
+            vec![verdict(
+                "420100JC00001",
+                Op::Upsert,
+                "",
+                Some("item.item_name.required"),
+            )],
+        ),
+    );
     assert_eq!(out, vec![(Outcome::Unchanged, 1)]);
 
     // Corrected: version 2 accepted, the entry rectified after 60 seconds.
-    let out = apply(&store, 3, batch(t0 + 60_000, vec![verdict("420100JC00001", Op::Upsert, "对食品的检查", None)]));
+    let out = apply(
+        &store,
+        3,
+        batch(
+            t0 + 60_000,
+            vec![verdict("420100JC00001", Op::Upsert, "对食品的检查", None)],
+        ),
+    );
     assert_eq!(out, vec![(Outcome::Accepted, 2)]);
     assert!(read::queue(&store, None, false).unwrap().is_empty());
     let all = read::queue(&store, None, true).unwrap();
     assert_eq!(all[0].status, QueueStatus::Rectified);
     assert_eq!(all[0].rectified_at, Some(t0 + 60_000));
-    let state = read::key_state(&store, "item", "420100JC00001").unwrap().unwrap();
+    let state = read::key_state(&store, "item", "420100JC00001")
+        .unwrap()
+        .unwrap();
     assert_eq!(state.reported_at, t0, "reported_at is the first receipt");
-    assert_eq!(state.live_fields().unwrap()["item_name"], Value::from("对食品的检查"));
+    assert_eq!(
+        state.live_fields().unwrap()["item_name"],
+        Value::from("对食品的检查")
+    );
 
     // History keeps both versions with what changed.
     let history = read::history(&store, "item", "420100JC00001").unwrap();
-    assert_eq!(history.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
 
     // Delete: version 3, no longer live, and it travels in the outbox like an upsert.
-    let out = apply(&store, 4, batch(t0 + 120_000, vec![verdict("420100JC00001", Op::Delete, "", None)]));
+    let out = apply(
+        &store,
+        4,
+        batch(
+            t0 + 120_000,
+            vec![verdict("420100JC00001", Op::Delete, "", None)],
+        ),
+    );
     assert_eq!(out, vec![(Outcome::Accepted, 3)]);
-    assert!(read::key_state(&store, "item", "420100JC00001").unwrap().unwrap().live_fields().is_none());
+    assert!(read::key_state(&store, "item", "420100JC00001")
+        .unwrap()
+        .unwrap()
+        .live_fields()
+        .is_none());
     assert_eq!(read::outbox_pending(&store).unwrap(), 2);
-    let page = read::query(&store, regfed_governance::RegionTable::builtin(), "item", "", 10, None).unwrap();
-    assert_eq!(page.records.iter().map(|r| (r.version, r.op)).collect::<Vec<_>>(), vec![(2, Op::Upsert), (3, Op::Delete)]);
-    let resumed = read::query(&store, regfed_governance::RegionTable::builtin(), "item", &page.cursor, 10, None).unwrap();
+    let page = read::query(
+        &store,
+        regfed_governance::RegionTable::builtin(),
+        "item",
+        "",
+        10,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        page.records
+            .iter()
+            .map(|r| (r.version, r.op))
+            .collect::<Vec<_>>(),
+        vec![(2, Op::Upsert), (3, Op::Delete)]
+    );
+    let resumed = read::query(
+        &store,
+        regfed_governance::RegionTable::builtin(),
+        "item",
+        &page.cursor,
+        10,
+        None,
+    )
+    .unwrap();
     assert!(resumed.records.is_empty() && !resumed.more);
 }
 
@@ -118,7 +211,12 @@ fn applying_the_same_log_gives_the_same_state() {
                 1_780_000_000_000 + i * 1000,
                 vec![
                     verdict(&format!("420100JC{:05}", i), Op::Upsert, "名称", None),
-                    verdict(&format!("420100JC{:05}", i + 1), Op::Upsert, "", (i % 2 == 0).then_some("item.item_name.required")),
+                    verdict(
+                        &format!("420100JC{:05}", i + 1),
+                        Op::Upsert,
+                        "",
+                        (i % 2 == 0).then_some("item.item_name.required"),
+                    ),
                 ],
             )
         })

@@ -3,13 +3,12 @@
 //!
 //! | prefix | value | what |
 //! |---|---|---|
-//! | `key/{dataset}/{key}` | [`KeyState`](super::KeyState) | latest version, current accepted fields |
-//! | `ver/{dataset}/{key}/{version}` | [`VersionRecord`](super::VersionRecord) | every version ever submitted |
-//! | `chg/{dataset}/{seq}` | `(key, version)` | accepted changes in commit order (query cursor) |
-//! | `out/{seq}` | [`OutboxEntry`](super::OutboxEntry) | accepted changes not yet acked upstream |
+//! | `key/{dataset}/{key}` | [`KeyState`](super::KeyState) | the latest version and the accepted one |
+//! | `ver/{dataset}/{key}/{version}` | [`VersionRecord`](super::VersionRecord) | every older version |
+//! | `chg/{first seq}` | `Vec<`[`OutboxEntry`](super::OutboxEntry)`>` | accepted changes in commit order, one key per applied batch: query cursor and upward outbox |
 //! | `que/{department}/{dataset}/{key}` | [`QueueEntry`](super::QueueEntry) | rectification queue |
 //! | `ctr/{region}/{department}/{day}` | `Counters` | indicator counters |
-//! | `cov/{item_code}/{action_date}/{action_id}` | empty | accepted actions per item, for coverage |
+//! | `cov/{item_code}` | `BTreeMap<date, count>` | accepted actions per item and day, for coverage |
 //! | `aud/{log_index}` | [`AuditEvent`](super::model::AuditEvent) | who did what |
 //! | `_meta/...` | | last applied log id, membership, next sequence number |
 
@@ -42,19 +41,18 @@ pub fn version_prefix(dataset: &str, key: &str) -> Vec<u8> {
     format!("ver/{dataset}/{}/", seg(key)).into_bytes()
 }
 
-pub fn change(dataset: &str, seq: u64) -> Vec<u8> {
-    format!("chg/{dataset}/{seq:020}").into_bytes()
+pub fn change(seq: u64) -> Vec<u8> {
+    format!("chg/{seq:020}").into_bytes()
 }
 
-pub fn change_prefix(dataset: &str) -> Vec<u8> {
-    format!("chg/{dataset}/").into_bytes()
-}
+pub const CHANGE_PREFIX: &[u8] = b"chg/";
 
-pub fn outbox(seq: u64) -> Vec<u8> {
-    format!("out/{seq:020}").into_bytes()
-}
+/// The highest change sequence number the parent tier has acknowledged.
+pub const ACKED_SEQ: &[u8] = b"_meta/acked_seq";
 
-pub const OUTBOX_PREFIX: &[u8] = b"out/";
+pub fn live_count(dataset: &str) -> Vec<u8> {
+    format!("_meta/live/{dataset}").into_bytes()
+}
 
 pub fn queue(department: &str, dataset: &str, key: &str) -> Vec<u8> {
     format!("que/{}/{dataset}/{}", seg(department), seg(key)).into_bytes()
@@ -80,14 +78,8 @@ pub fn parse_counters(key: &[u8]) -> Option<(&str, &str, &str)> {
     Some((parts.next()?, parts.next()?, parts.next()?))
 }
 
-pub fn coverage(item_code: &str, action_date: &str, action_id: &str) -> Vec<u8> {
-    format!("cov/{}/{action_date}/{}", seg(item_code), seg(action_id)).into_bytes()
-}
-
-/// The key range of actions of `item_code` dated `from..=to` (ISO dates compare as text).
-pub fn coverage_range(item_code: &str, from: &str, to: &str) -> (Vec<u8>, Vec<u8>) {
-    let item = seg(item_code);
-    (format!("cov/{item}/{from}").into_bytes(), format!("cov/{item}/{to}0").into_bytes())
+pub fn coverage(item_code: &str) -> Vec<u8> {
+    format!("cov/{}", seg(item_code)).into_bytes()
 }
 
 pub fn audit(log_index: u64) -> Vec<u8> {

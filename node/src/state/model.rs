@@ -29,33 +29,38 @@ impl Status {
     }
 }
 
-/// The current accepted version of a key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Current {
-    pub version: u64,
-    pub op: Op,
-    pub fields: Fields,
-    pub accepted_at: Millis,
-}
-
 /// Everything about one record key: its latest submission and its accepted state.
+///
+/// The latest version lives here, not under `ver/`, so that a new record costs one write;
+/// a version moves to `ver/` only when a newer one replaces it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyState {
-    pub last_version: u64,
     /// Fingerprint of the latest submission's op, standardized fields and verdict.
     pub last_fingerprint: u64,
-    pub last_status: Status,
-    /// The latest accepted version; `op == Delete` when the record was deleted.
-    pub current: Option<Current>,
     /// First receipt of this key at the city tier.
     pub reported_at: Millis,
     pub origin: Origin,
+    /// The latest submitted version, accepted or rejected.
+    pub latest: VersionRecord,
+    /// The latest accepted version, when the latest submission was rejected after it.
+    pub accepted: Option<VersionRecord>,
 }
 
 impl KeyState {
+    /// The latest accepted version (possibly a delete).
+    pub fn current(&self) -> Option<&VersionRecord> {
+        if self.latest.status == Status::Accepted {
+            Some(&self.latest)
+        } else {
+            self.accepted.as_ref()
+        }
+    }
+
     /// The accepted, not deleted, fields of the key.
     pub fn live_fields(&self) -> Option<&Fields> {
-        self.current.as_ref().filter(|c| c.op == Op::Upsert).map(|c| &c.fields)
+        self.current()
+            .filter(|c| c.op == Op::Upsert)
+            .map(|c| &c.fields)
     }
 }
 
@@ -71,7 +76,8 @@ pub struct VersionRecord {
     pub issues: Vec<Issue>,
     /// Standardization changes the platform made to the submitted values.
     pub changes: Vec<Change>,
-    /// Fields whose value differs from the previous accepted version.
+    /// Fields whose value differs from the previous accepted version; empty when there was
+    /// none.
     pub changed_fields: Vec<String>,
     /// The identity (certificate URI) that submitted it.
     pub submitted_by: String,
@@ -85,7 +91,8 @@ pub struct VersionRecord {
     pub source: String,
 }
 
-/// An accepted change waiting to travel upward, in commit order.
+/// An accepted change, in commit order: the query cursor walks these, and those after the
+/// parent's acknowledged sequence number are the upward outbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     pub seq: u64,
@@ -93,13 +100,6 @@ pub struct OutboxEntry {
     pub key: String,
     pub version: u64,
     pub op: Op,
-}
-
-/// The pointer a `chg/` key holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeRef {
-    pub key: String,
-    pub version: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

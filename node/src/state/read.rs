@@ -1,14 +1,15 @@
 //! Reads that answer clients and feed governance: lookups, queries, the queue, the
 //! indicators and the counts. They read committed state only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use regfed_governance::indicators::{coverage, Counters, Ratio};
 use regfed_governance::{Fields, Lookup, RegionTable, RulePack, Value};
 use serde::de::DeserializeOwned;
 
 use super::keys;
-use super::model::{ChangeRef, KeyState, QueueEntry, QueueStatus, VersionRecord};
+use super::model::{KeyState, OutboxEntry, QueueEntry, QueueStatus, VersionRecord};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,13 +17,16 @@ pub enum ReadError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored value at {key} does not decode: {source}")]
-    Decode { key: String, source: serde_json::Error },
+    Decode {
+        key: String,
+        source: crate::codec::Error,
+    },
     #[error("cursor {0:?} is not one this node gave out (expected a number)")]
     BadCursor(String),
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadError> {
-    serde_json::from_slice(bytes).map_err(|source| ReadError::Decode {
+    crate::codec::decode(bytes).map_err(|source| ReadError::Decode {
         key: String::from_utf8_lossy(key).into_owned(),
         source,
     })
@@ -35,10 +39,45 @@ fn get<T: DeserializeOwned>(store: &Store, key: &[u8]) -> Result<Option<T>, Read
     }
 }
 
-/// Governance's view of the node: registered departments and accepted records.
+/// Governance's view of the node: registered departments and accepted records. Records
+/// read once are kept for the life of the lookup (one batch), since the actions of a batch
+/// keep referring to the same items, officers and subjects.
 pub struct StoreLookup<'a> {
-    pub store: &'a Store,
-    pub departments: &'a BTreeMap<String, String>,
+    store: &'a Store,
+    departments: &'a BTreeMap<String, String>,
+    /// Data set, then key: looked up by `&str` without allocating.
+    cache: std::cell::RefCell<HashMap<String, HashMap<String, Option<Rc<Fields>>>>>,
+}
+
+impl<'a> StoreLookup<'a> {
+    pub fn new(store: &'a Store, departments: &'a BTreeMap<String, String>) -> Self {
+        StoreLookup {
+            store,
+            departments,
+            cache: Default::default(),
+        }
+    }
+
+    fn fetch(&self, dataset: &str, key: &str) -> Option<Rc<Fields>> {
+        if let Some(hit) = self.cache.borrow().get(dataset).and_then(|m| m.get(key)) {
+            return hit.clone();
+        }
+        // A read failure means the store is failing; governance then sees the reference as
+        // missing and rejects, and the failure is logged.
+        let fields = match get::<KeyState>(self.store, &keys::key_state(dataset, key)) {
+            Ok(state) => state.and_then(|s| s.live_fields().cloned()).map(Rc::new),
+            Err(error) => {
+                tracing::error!(%error, dataset, key, "Lookup failed.");
+                None
+            }
+        };
+        self.cache
+            .borrow_mut()
+            .entry(dataset.to_string())
+            .or_default()
+            .insert(key.to_string(), fields.clone());
+        fields
+    }
 }
 
 impl Lookup for StoreLookup<'_> {
@@ -46,15 +85,21 @@ impl Lookup for StoreLookup<'_> {
         self.departments.get(code).cloned()
     }
 
+    fn is_department(&self, code: &str) -> bool {
+        self.departments.contains_key(code)
+    }
+
     fn accepted(&self, dataset: &str, key: &str) -> Option<Fields> {
-        // A read failure here means the store is failing; governance then sees the
-        // reference as missing and rejects, and the failure is logged.
-        match get::<KeyState>(self.store, &keys::key_state(dataset, key)) {
-            Ok(state) => state.and_then(|s| s.live_fields().cloned()),
-            Err(error) => {
-                tracing::error!(%error, dataset, key, "Lookup failed.");
-                None
+        self.fetch(dataset, key).map(|f| (*f).clone())
+    }
+
+    fn visit_accepted(&self, dataset: &str, key: &str, visit: &mut dyn FnMut(&Fields)) -> bool {
+        match self.fetch(dataset, key) {
+            Some(fields) => {
+                visit(&fields);
+                true
             }
+            None => false,
         }
     }
 }
@@ -63,19 +108,34 @@ pub fn key_state(store: &Store, dataset: &str, key: &str) -> Result<Option<KeySt
     get(store, &keys::key_state(dataset, key))
 }
 
-pub fn version(store: &Store, dataset: &str, key: &str, version: u64) -> Result<Option<VersionRecord>, ReadError> {
+/// One version of a key: the latest lives in the key's state, older ones under `ver/`.
+pub fn version(
+    store: &Store,
+    dataset: &str,
+    key: &str,
+    version: u64,
+) -> Result<Option<VersionRecord>, ReadError> {
+    if let Some(state) = key_state(store, dataset, key)? {
+        if state.latest.version == version {
+            return Ok(Some(state.latest));
+        }
+    }
     get(store, &keys::version(dataset, key, version))
 }
 
 /// Every version of a key, oldest first.
 pub fn history(store: &Store, dataset: &str, key: &str) -> Result<Vec<VersionRecord>, ReadError> {
-    store
+    let mut versions = store
         .scan_prefix(&keys::version_prefix(dataset, key))
         .map(|r| {
             let (k, v) = r?;
             decode(&k, &v)
         })
-        .collect()
+        .collect::<Result<Vec<VersionRecord>, ReadError>>()?;
+    if let Some(state) = key_state(store, dataset, key)? {
+        versions.push(state.latest);
+    }
+    Ok(versions)
 }
 
 /// One page of accepted changes of a data set in commit order.
@@ -99,48 +159,68 @@ pub fn query(
     let after: u64 = if cursor.is_empty() {
         0
     } else {
-        cursor.parse().map_err(|_| ReadError::BadCursor(cursor.to_string()))?
+        cursor
+            .parse()
+            .map_err(|_| ReadError::BadCursor(cursor.to_string()))?
     };
-    let start = keys::change(dataset, after.saturating_add(1));
-    let end = keys::prefix_end(&keys::change_prefix(dataset));
+    // Changes are stored in groups keyed by their first sequence number: start from the
+    // group that holds `after + 1`.
+    let end = keys::prefix_end(keys::CHANGE_PREFIX);
+    let wanted = keys::change(after.saturating_add(1));
+    let start = match store.last_in_range(keys::CHANGE_PREFIX, &keys::prefix_end(&wanted))? {
+        Some((k, _)) => k,
+        None => wanted,
+    };
     let mut records = Vec::new();
     let mut last = after;
     let mut more = false;
-    for r in store.scan_range(&start, &end) {
+    'groups: for r in store.scan_range(&start, &end) {
         let (k, v) = r?;
-        if records.len() >= limit {
-            more = true;
-            break;
-        }
-        let seq = std::str::from_utf8(&k)
-            .ok()
-            .and_then(|t| t.rsplit('/').next())
-            .and_then(|t| t.parse::<u64>().ok())
-            .unwrap_or(last);
-        last = seq;
-        let change: ChangeRef = decode(&k, &v)?;
-        let Some(record) = version(store, dataset, &change.key, change.version)? else {
-            continue;
-        };
-        if let Some(scope) = region {
-            let within = record
-                .fields
-                .get("region_code")
-                .and_then(Value::as_text)
-                .and_then(|code| regfed_governance::Region::parse(code).ok())
-                .is_some_and(|r| regions.is_within(&r, scope));
-            if !within {
+        let group: Vec<OutboxEntry> = decode(&k, &v)?;
+        for change in group {
+            if change.seq <= after {
                 continue;
             }
+            if change.dataset != dataset {
+                last = change.seq;
+                continue;
+            }
+            if records.len() >= limit {
+                more = true;
+                break 'groups;
+            }
+            last = change.seq;
+            let Some(record) = version(store, dataset, &change.key, change.version)? else {
+                continue;
+            };
+            if let Some(scope) = region {
+                let within = record
+                    .fields
+                    .get("region_code")
+                    .and_then(Value::as_text)
+                    .and_then(|code| regfed_governance::Region::parse(code).ok())
+                    .is_some_and(|r| regions.is_within(&r, scope));
+                if !within {
+                    continue;
+                }
+            }
+            records.push(record);
         }
-        records.push(record);
     }
-    Ok(QueryPage { records, cursor: last.to_string(), more })
+    Ok(QueryPage {
+        records,
+        cursor: last.to_string(),
+        more,
+    })
 }
 
 /// The rectification queue, optionally of one department, open entries only unless
 /// `include_rectified`.
-pub fn queue(store: &Store, department: Option<&str>, include_rectified: bool) -> Result<Vec<QueueEntry>, ReadError> {
+pub fn queue(
+    store: &Store,
+    department: Option<&str>,
+    include_rectified: bool,
+) -> Result<Vec<QueueEntry>, ReadError> {
     let mut entries = Vec::new();
     for r in store.scan_prefix(&keys::queue_prefix(department)) {
         let (k, v) = r?;
@@ -156,7 +236,7 @@ pub fn queue(store: &Store, department: Option<&str>, include_rectified: bool) -
 pub fn live_counts(store: &Store, pack: &RulePack) -> Result<BTreeMap<String, u64>, ReadError> {
     let mut counts = BTreeMap::new();
     for spec in pack.datasets() {
-        let n: i64 = get(store, format!("_meta/live/{}", spec.name).as_bytes())?.unwrap_or(0);
+        let n: i64 = get(store, &keys::live_count(&spec.name))?.unwrap_or(0);
         counts.insert(spec.name.clone(), n.max(0) as u64);
     }
     Ok(counts)
@@ -165,7 +245,7 @@ pub fn live_counts(store: &Store, pack: &RulePack) -> Result<BTreeMap<String, u6
 /// Accepted changes not yet acknowledged upstream.
 pub fn outbox_pending(store: &Store) -> Result<u64, ReadError> {
     let next: u64 = get(store, keys::NEXT_SEQ)?.unwrap_or(1);
-    let acked: u64 = get(store, b"_meta/acked_seq")?.unwrap_or(0);
+    let acked: u64 = get(store, keys::ACKED_SEQ)?.unwrap_or(0);
     Ok(next.saturating_sub(1).saturating_sub(acked))
 }
 
@@ -193,7 +273,9 @@ pub fn stats(
     let mut per_dept: BTreeMap<(String, String), StatsRow> = BTreeMap::new();
     for r in store.scan_prefix(keys::COUNTERS_PREFIX) {
         let (k, v) = r?;
-        let Some((region, dept, day)) = keys::parse_counters(&k) else { continue };
+        let Some((region, dept, day)) = keys::parse_counters(&k) else {
+            continue;
+        };
         if day < from || day > to {
             continue;
         }
@@ -205,13 +287,18 @@ pub fn stats(
     for r in store.scan_prefix(&keys::key_state_prefix("item")) {
         let (k, v) = r?;
         let state: KeyState = decode(&k, &v)?;
-        let Some(fields) = state.live_fields() else { continue };
+        let Some(fields) = state.live_fields() else {
+            continue;
+        };
         let text = |n: &str| fields.get(n).and_then(Value::as_text).unwrap_or("");
         if !covered_types.iter().any(|t| t == text("item_type")) {
             continue;
         }
-        let (start, end) = keys::coverage_range(text("item_code"), from, to);
-        let hit = store.any_in_range(&start, &end)?;
+        let days: BTreeMap<String, u32> =
+            get(store, &keys::coverage(text("item_code")))?.unwrap_or_default();
+        let hit = days
+            .range(from.to_string()..=to.to_string())
+            .any(|(_, n)| *n > 0);
         let dept = text("department_code");
         row(&mut per_dept, &state.origin.region, dept).coverage += coverage([hit]);
     }
@@ -221,13 +308,17 @@ pub fn stats(
 
     let mut rollups: BTreeMap<String, StatsRow> = BTreeMap::new();
     for r in per_dept.values() {
-        let Ok(mut region) = regfed_governance::Region::parse(&r.region) else { continue };
+        let Ok(mut region) = regfed_governance::Region::parse(&r.region) else {
+            continue;
+        };
         loop {
-            let up = rollups.entry(region.to_string()).or_insert_with(|| StatsRow {
-                region: region.to_string(),
-                department: None,
-                ..StatsRow::default()
-            });
+            let up = rollups
+                .entry(region.to_string())
+                .or_insert_with(|| StatsRow {
+                    region: region.to_string(),
+                    department: None,
+                    ..StatsRow::default()
+                });
             up.counters += r.counters.clone();
             up.coverage += r.coverage;
             up.open += r.open;
@@ -240,20 +331,27 @@ pub fn stats(
             }
         }
     }
-    rollups.entry(scope.to_string()).or_insert_with(|| StatsRow {
-        region: scope.to_string(),
-        department: None,
-        ..StatsRow::default()
-    });
+    rollups
+        .entry(scope.to_string())
+        .or_insert_with(|| StatsRow {
+            region: scope.to_string(),
+            department: None,
+            ..StatsRow::default()
+        });
     let mut rows: Vec<StatsRow> = rollups.into_values().collect();
     rows.extend(per_dept.into_values());
     Ok(rows)
 }
 
-fn row<'a>(rows: &'a mut BTreeMap<(String, String), StatsRow>, region: &str, dept: &str) -> &'a mut StatsRow {
-    rows.entry((region.to_string(), dept.to_string())).or_insert_with(|| StatsRow {
-        region: region.to_string(),
-        department: Some(dept.to_string()),
-        ..StatsRow::default()
-    })
+fn row<'a>(
+    rows: &'a mut BTreeMap<(String, String), StatsRow>,
+    region: &str,
+    dept: &str,
+) -> &'a mut StatsRow {
+    rows.entry((region.to_string(), dept.to_string()))
+        .or_insert_with(|| StatsRow {
+            region: region.to_string(),
+            department: Some(dept.to_string()),
+            ..StatsRow::default()
+        })
 }

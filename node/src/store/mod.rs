@@ -39,7 +39,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { cache_bytes: 128 * 1024 * 1024, durability: Durability::Power }
+        StoreOptions {
+            cache_bytes: 128 * 1024 * 1024,
+            durability: Durability::Power,
+        }
     }
 }
 
@@ -48,9 +51,15 @@ pub enum StoreError {
     #[error("cannot open the store in {dir}: {source}")]
     Open { dir: PathBuf, source: sled::Error },
     #[error("store {op} failed: {source}")]
-    Sled { op: &'static str, source: sled::Error },
+    Sled {
+        op: &'static str,
+        source: sled::Error,
+    },
     #[error("cannot sync the store's file system ({dir}): {source}")]
-    Sync { dir: PathBuf, source: std::io::Error },
+    Sync {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
@@ -74,7 +83,10 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open { dir: dir.to_path_buf(), source };
+        let open_err = |source| StoreError::Open {
+            dir: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.into()))?;
         let db = sled::Config::new()
             .path(dir)
@@ -107,8 +119,10 @@ impl Store {
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_err("flush"))?;
         if self.durability == Durability::Power {
-            sync_file_system(&self.dir_handle)
-                .map_err(|source| StoreError::Sync { dir: self.dir.clone(), source })?;
+            sync_file_system(&self.dir_handle).map_err(|source| StoreError::Sync {
+                dir: self.dir.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -142,7 +156,11 @@ impl Store {
     }
 
     pub fn log_last(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.log.last().map_err(sled_err("log read"))?.map(|(_, v)| v.to_vec()))
+        Ok(self
+            .log
+            .last()
+            .map_err(sled_err("log read"))?
+            .map(|(_, v)| v.to_vec()))
     }
 
     /// Removes entries with index >= `from`.
@@ -166,18 +184,28 @@ impl Store {
     // ---- Raft metadata --------------------------------------------------------------
 
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(key).map_err(sled_err("meta read"))?.map(|v| v.to_vec()))
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(sled_err("meta read"))?
+            .map(|v| v.to_vec()))
     }
 
     pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(key, value).map_err(sled_err("meta write"))?;
+        self.meta
+            .insert(key, value)
+            .map_err(sled_err("meta write"))?;
         Ok(())
     }
 
     // ---- State machine --------------------------------------------------------------
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.sm.get(key).map_err(sled_err("read"))?.map(|v| v.to_vec()))
+        Ok(self
+            .sm
+            .get(key)
+            .map_err(sled_err("read"))?
+            .map(|v| v.to_vec()))
     }
 
     /// Key-value pairs whose key starts with `prefix`, in key order.
@@ -185,9 +213,10 @@ impl Store {
         &self,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
-        self.sm
-            .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("scan")))
+        self.sm.scan_prefix(prefix).map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(sled_err("scan"))
+        })
     }
 
     /// Key-value pairs with `start <= key < end`, in key order.
@@ -196,9 +225,24 @@ impl Store {
         start: &[u8],
         end: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
-        self.sm
-            .range(start.to_vec()..end.to_vec())
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("scan")))
+        self.sm.range(start.to_vec()..end.to_vec()).map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(sled_err("scan"))
+        })
+    }
+
+    /// The last key-value pair with `start <= key < end`.
+    pub fn last_in_range(
+        &self,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        match self.sm.range(start.to_vec()..end.to_vec()).next_back() {
+            None => Ok(None),
+            Some(r) => r
+                .map(|(k, v)| Some((k.to_vec(), v.to_vec())))
+                .map_err(sled_err("scan")),
+        }
     }
 
     /// True when some key lies in `start <= key < end`.
@@ -211,14 +255,17 @@ impl Store {
 
     /// Applies every write of `set` atomically: after a crash, all or none of it is there.
     pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
-        self.sm.apply_batch(set.into_batch()).map_err(sled_err("commit"))
+        self.sm
+            .apply_batch(set.into_batch())
+            .map_err(sled_err("commit"))
     }
 
     /// Every key-value pair of the state machine, for a snapshot.
     pub fn dump(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
-        self.sm
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err("dump")))
+        self.sm.iter().map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(sled_err("dump"))
+        })
     }
 
     /// Replaces the whole state machine with `pairs` (installing a snapshot).
@@ -233,7 +280,9 @@ impl Store {
             batch.insert(k, v);
             n += 1;
             if n % 10_000 == 0 {
-                self.sm.apply_batch(std::mem::take(&mut batch)).map_err(sled_err("install"))?;
+                self.sm
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(sled_err("install"))?;
             }
         }
         self.sm.apply_batch(batch).map_err(sled_err("install"))
@@ -274,7 +323,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
         let entries: Vec<(u64, Vec<u8>)> = (1..=5).map(|i| (i, vec![i as u8])).collect();
-        store.log_append(entries.iter().map(|(i, v)| (*i, v.as_slice()))).unwrap();
+        store
+            .log_append(entries.iter().map(|(i, v)| (*i, v.as_slice())))
+            .unwrap();
         assert_eq!(store.log_range(2..4).unwrap(), vec![vec![2], vec![3]]);
         store.log_truncate_from(4).unwrap();
         assert_eq!(store.log_last().unwrap(), Some(vec![3]));
