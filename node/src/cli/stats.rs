@@ -20,7 +20,7 @@ pub struct StatsArgs {
 }
 
 fn ratio(r: &Option<pb::Ratio>) -> serde_json::Value {
-    let r = r.clone().unwrap_or_default();
+    let r = r.unwrap_or_default();
     json!({"num": r.num, "den": r.den})
 }
 

@@ -67,7 +67,7 @@ fn encode_pairs(store: &Store) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
-fn decode_pairs(data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn decode_pairs(data: &[u8]) -> Result<Vec<crate::store::Pair>, String> {
     let mut pairs = Vec::new();
     let mut rest = data;
     let take = |rest: &mut &[u8]| -> Result<Vec<u8>, String> {

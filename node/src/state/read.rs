@@ -39,6 +39,9 @@ fn get<T: DeserializeOwned>(store: &Store, key: &[u8]) -> Result<Option<T>, Read
     }
 }
 
+/// Accepted fields (or their absence) by data set, then key.
+type LookupCache = HashMap<String, HashMap<String, Option<Rc<Fields>>>>;
+
 /// Governance's view of the node: registered departments and accepted records. Records
 /// read once are kept for the life of the lookup (one batch), since the actions of a batch
 /// keep referring to the same items, officers and subjects.
@@ -46,7 +49,7 @@ pub struct StoreLookup<'a> {
     store: &'a Store,
     departments: &'a BTreeMap<String, String>,
     /// Data set, then key: looked up by `&str` without allocating.
-    cache: std::cell::RefCell<HashMap<String, HashMap<String, Option<Rc<Fields>>>>>,
+    cache: std::cell::RefCell<LookupCache>,
 }
 
 impl<'a> StoreLookup<'a> {

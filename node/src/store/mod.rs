@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 
 pub use writeset::WriteSet;
 
+/// A key and its value.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
 /// What must be true of a write before the node acknowledges it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,10 +212,7 @@ impl Store {
     }
 
     /// Key-value pairs whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+    pub fn scan_prefix(&self, prefix: &[u8]) -> impl Iterator<Item = Result<Pair, StoreError>> {
         self.sm.scan_prefix(prefix).map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(sled_err("scan"))
@@ -224,7 +224,7 @@ impl Store {
         &self,
         start: &[u8],
         end: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+    ) -> impl Iterator<Item = Result<Pair, StoreError>> {
         self.sm.range(start.to_vec()..end.to_vec()).map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(sled_err("scan"))
@@ -232,11 +232,7 @@ impl Store {
     }
 
     /// The last key-value pair with `start <= key < end`.
-    pub fn last_in_range(
-        &self,
-        start: &[u8],
-        end: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
         match self.sm.range(start.to_vec()..end.to_vec()).next_back() {
             None => Ok(None),
             Some(r) => r
@@ -261,7 +257,7 @@ impl Store {
     }
 
     /// Every key-value pair of the state machine, for a snapshot.
-    pub fn dump(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+    pub fn dump(&self) -> impl Iterator<Item = Result<Pair, StoreError>> {
         self.sm.iter().map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(sled_err("dump"))
@@ -269,17 +265,14 @@ impl Store {
     }
 
     /// Replaces the whole state machine with `pairs` (installing a snapshot).
-    pub fn replace_all(
-        &self,
-        pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
-    ) -> Result<(), StoreError> {
+    pub fn replace_all(&self, pairs: impl IntoIterator<Item = Pair>) -> Result<(), StoreError> {
         self.sm.clear().map_err(sled_err("clear"))?;
         let mut batch = sled::Batch::default();
         let mut n = 0usize;
         for (k, v) in pairs {
             batch.insert(k, v);
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 self.sm
                     .apply_batch(std::mem::take(&mut batch))
                     .map_err(sled_err("install"))?;
