@@ -142,6 +142,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             departments: &depts,
             listen: local::free_port()?,
             http: None,
+            handshake_timeout_secs: None,
             extra_config: "",
         },
     )?;

@@ -28,6 +28,8 @@ pub struct LocalSpec<'a> {
     pub departments: &'a [Department],
     pub listen: SocketAddr,
     pub http: Option<SocketAddr>,
+    /// Seconds a client has to finish the TLS handshake (default 10).
+    pub handshake_timeout_secs: Option<u64>,
     /// Extra TOML appended to the node configuration (e.g. a `[store]` section).
     pub extra_config: &'a str,
 }
@@ -91,8 +93,12 @@ pub fn prepare(dir: &Path, spec: &LocalSpec<'_>) -> anyhow::Result<LocalNode> {
         .http
         .map(|h| format!("http = \"{h}\"\n"))
         .unwrap_or_default();
+    let handshake = spec
+        .handshake_timeout_secs
+        .map(|s| format!("handshake_timeout_secs = {s}\n"))
+        .unwrap_or_default();
     let config = format!(
-        "# regfed node configuration, written by regfed.\n[node]\nid = {:?}\ntier = {:?}\nregion = {:?}\nlisten = \"{}\"\n{http}data_dir = \"data\"\n\n[tls]\nca = \"ca.pem\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{}\n{dept_toml}",
+        "# regfed node configuration, written by regfed.\n[node]\nid = {:?}\ntier = {:?}\nregion = {:?}\nlisten = \"{}\"\n{http}data_dir = \"data\"\n\n[tls]\nca = \"ca.pem\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{handshake}\n{}\n{dept_toml}",
         spec.id,
         spec.tier.as_str(),
         spec.region,

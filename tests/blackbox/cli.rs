@@ -11,6 +11,67 @@ use regfed_sample::{generate, SampleConfig};
 use crate::harness::{bin, today, NodeProcess, REGION};
 
 #[test]
+fn certs_init_and_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run(&["certs", "init", "--out", ca.to_str().unwrap()]).0);
+    let (ok, err) = run(&["certs", "init", "--out", ca.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("exist"),
+        "a second init must refuse to overwrite the CA: {err}"
+    );
+    let node = dir.path().join("node");
+    let (ok, err) = run(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--role",
+        "node",
+        "--tier",
+        "city",
+        "--region",
+        REGION,
+        "--id",
+        "wuhan-1",
+        "--host",
+        "10.1.2.3",
+        "--out",
+        node.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let tls = regfed_pki::TlsMaterial::load_dir(&node).expect("ca.pem, cert.pem, key.pem");
+    assert_eq!(
+        tls.identity().unwrap().to_uri(),
+        format!("regfed://node/city/{REGION}/wuhan-1")
+    );
+    let (ok, err) = run(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--role",
+        "mayor",
+        "--tier",
+        "city",
+        "--region",
+        REGION,
+        "--id",
+        "x",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("mayor"), "{err}");
+}
+
+#[test]
 fn config_problems_are_all_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.toml");

@@ -139,6 +139,7 @@ pub fn prepare(dir: &Path, depts: &[Department]) -> LocalNode {
             departments: depts,
             listen: local::free_port().expect("port"),
             http: Some(local::free_port().expect("port")),
+            handshake_timeout_secs: Some(2),
             extra_config: "",
         },
     )

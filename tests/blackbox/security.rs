@@ -143,6 +143,27 @@ async fn refused_identities() {
         .expect_err("posing as another department must be refused");
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
 
+    // Junk and silent connections: the node keeps serving, and closes a connection that
+    // never completes its handshake once the handshake timeout (2 s here) has passed.
+    let mut junk = std::net::TcpStream::connect(node.addr()).unwrap();
+    std::io::Write::write_all(&mut junk, b"GET / HTTP/1.1\r\n\r\n\x16\x03\x01garbage").unwrap();
+    let mut silent = std::net::TcpStream::connect(node.addr()).unwrap();
+    try_status(&node, node.identity(0))
+        .await
+        .expect("served while junk connections are open");
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let closed = matches!(std::io::Read::read(&mut silent, &mut buf), Ok(0) | Err(_));
+    assert!(closed, "a silent connection is closed by the node");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(9),
+        "closed by the handshake timeout, after {:?}",
+        started.elapsed()
+    );
+
     // The node still serves its legitimate clients.
     try_status(&node, node.identity(1))
         .await

@@ -54,6 +54,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             departments: &depts,
             listen,
             http: Some(http),
+            handshake_timeout_secs: None,
             extra_config: "",
         },
     )?;

@@ -93,14 +93,7 @@ pub struct VersionRecord {
 
 /// An accepted change, in commit order: the query cursor walks these, and those after the
 /// parent's acknowledged sequence number are the upward outbox.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub seq: u64,
-    pub dataset: String,
-    pub key: String,
-    pub version: u64,
-    pub op: Op,
-}
+pub use regfed_sync::OutboxEntry;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaisedBy {

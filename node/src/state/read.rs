@@ -247,9 +247,11 @@ pub fn live_counts(store: &Store, pack: &RulePack) -> Result<BTreeMap<String, u6
 
 /// Accepted changes not yet acknowledged upstream.
 pub fn outbox_pending(store: &Store) -> Result<u64, ReadError> {
-    let next: u64 = get(store, keys::NEXT_SEQ)?.unwrap_or(1);
-    let acked: u64 = get(store, keys::ACKED_SEQ)?.unwrap_or(0);
-    Ok(next.saturating_sub(1).saturating_sub(acked))
+    let cursor = regfed_sync::OutboxCursor {
+        next_seq: get(store, keys::NEXT_SEQ)?.unwrap_or(1),
+        acked: get(store, keys::ACKED_SEQ)?.unwrap_or(0),
+    };
+    Ok(cursor.pending())
 }
 
 /// The indicators of one department (or, with `department == None`, of a region).
