@@ -106,10 +106,7 @@ pub async fn submit(
             lookup: &lookup,
         };
         raws.into_iter()
-            .map(|(raw, source)| GovernedRecord {
-                verdict: govern(&ctx, &dataset, &raw),
-                source,
-            })
+            .map(|(raw, source)| GovernedRecord::new(govern(&ctx, &dataset, &raw), source))
             .collect::<Vec<_>>()
     })
     .await
@@ -127,6 +124,7 @@ pub async fn submit(
         },
         received_at,
         deadline_days: pack.timeliness_deadline_days(),
+        pack: pack.id(),
         records,
     };
     let written = node

@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use regfed_governance::indicators::{is_timely, Counters};
-use regfed_governance::{Fields, Op, Value, Verdict};
+use regfed_governance::{Fields, Op, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::command::{Command, CommandResponse, Outcome, RecordOutcome, SubmitBatch};
+use super::command::{
+    Command, CommandResponse, GovernedRecord, Outcome, RecordOutcome, SubmitBatch,
+};
 use super::keys;
 use super::model::{
     AuditEvent, KeyState, OutboxEntry, QueueEntry, QueueStatus, Status, VersionRecord,
@@ -167,7 +169,7 @@ impl<'a> Applier<'a> {
             unchanged: 0,
         };
         for record in &batch.records {
-            let outcome = self.submit_one(log_index, batch, &record.verdict, &record.source)?;
+            let outcome = self.submit_one(log_index, batch, record)?;
             match outcome.outcome {
                 Outcome::Accepted => audit.accepted += 1,
                 Outcome::Rejected => audit.rejected += 1,
@@ -183,9 +185,9 @@ impl<'a> Applier<'a> {
         &mut self,
         log_index: u64,
         batch: &SubmitBatch,
-        verdict: &Verdict,
-        source: &str,
+        verdict: &GovernedRecord,
     ) -> Result<RecordOutcome, ApplyError> {
+        let source = verdict.source.as_str();
         let dataset = batch.dataset.as_str();
         let today = china_day(batch.received_at).to_string();
         let accepted = verdict.accepted();
@@ -259,7 +261,12 @@ impl<'a> Applier<'a> {
         let previous_live = previous.as_ref().and_then(|p| p.live_fields().cloned());
         let mut seq = None;
         let queue_key = keys::queue(&origin.department, dataset, &verdict.key);
-        let queued: Option<QueueEntry> = self.read(&queue_key)?;
+        // Invariant: a key has an open queue entry exactly when its latest version was
+        // rejected, so only then is there one to read.
+        let queued: Option<QueueEntry> = match &previous {
+            Some(prev) if prev.latest.status == Status::Rejected => self.read(&queue_key)?,
+            _ => None,
+        };
 
         if accepted {
             let s = self.next_seq()?;
@@ -323,6 +330,7 @@ impl<'a> Applier<'a> {
                 raised_at,
                 rectified_at: None,
                 rectified_version: None,
+                source: source.to_string(),
             };
             self.write(queue_key, &entry);
         }
@@ -338,14 +346,12 @@ impl<'a> Applier<'a> {
             issues: verdict.issues.clone(),
             changes: verdict.changes.clone(),
             changed_fields,
-            submitted_by: batch.actor.clone(),
             submitted_at: batch.received_at,
             reported_at,
             origin: origin.clone(),
-            pack: verdict.pack.clone(),
+            pack: batch.pack.clone(),
             log_index,
             seq,
-            source: source.to_string(),
         };
         // The replaced latest version moves to the history; the accepted one stays at hand.
         let accepted_before = match previous {
@@ -435,7 +441,7 @@ fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
 /// A stable 64-bit FNV-1a fingerprint of a submission: op, standardized fields and the
 /// verdict's rule ids. Equal fingerprints mean "identical record, identical verdict".
 /// Stable across processes and machines (no random hasher keys), as replicas require.
-pub fn fingerprint(verdict: &Verdict) -> u64 {
+pub fn fingerprint(verdict: &GovernedRecord) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0100_0000_01b3;
     let mut hash = OFFSET;

@@ -55,12 +55,13 @@ fn batch(at: i64, verdicts: Vec<Verdict>) -> Command {
         },
         received_at: at,
         deadline_days: 5,
+        pack: PackId {
+            name: "test".into(),
+            version: "1".into(),
+        },
         records: verdicts
             .into_iter()
-            .map(|verdict| GovernedRecord {
-                verdict,
-                source: "test".into(),
-            })
+            .map(|v| GovernedRecord::new(v, "test".into()))
             .collect(),
     })
 }

@@ -1,6 +1,6 @@
 //! The commands that travel in the Raft log, and what applying them answers.
 
-use regfed_governance::{Change, Issue, Verdict};
+use regfed_governance::{Change, Fields, Issue, Op, PackId, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
 use super::model::{RaisedBy, Status};
@@ -29,14 +29,41 @@ pub struct SubmitBatch {
     pub received_at: Millis,
     /// The timeliness deadline of the rule pack that judged the batch.
     pub deadline_days: i64,
+    /// The rule pack that judged every record of the batch.
+    pub pack: PackId,
     pub records: Vec<GovernedRecord>,
 }
 
+/// A record with its verdict, as it travels in the log (the pack is the batch's).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GovernedRecord {
-    pub verdict: Verdict,
+    /// The standardized key; empty when the record has none.
+    pub key: String,
+    pub op: Op,
+    /// Standardized fields.
+    pub fields: Fields,
+    pub changes: Vec<Change>,
+    pub issues: Vec<Issue>,
     /// Where the record came from, e.g. `actions.csv line 12`.
     pub source: String,
+}
+
+impl GovernedRecord {
+    pub fn new(verdict: Verdict, source: String) -> Self {
+        GovernedRecord {
+            key: verdict.key,
+            op: verdict.op,
+            fields: verdict.fields,
+            changes: verdict.changes,
+            issues: verdict.issues,
+            source,
+        }
+    }
+
+    /// Accepted when no issue is an error.
+    pub fn accepted(&self) -> bool {
+        !self.issues.iter().any(|i| i.severity == Severity::Error)
+    }
 }
 
 /// What applying a command answers.

@@ -79,8 +79,7 @@ pub struct VersionRecord {
     /// Fields whose value differs from the previous accepted version; empty when there was
     /// none.
     pub changed_fields: Vec<String>,
-    /// The identity (certificate URI) that submitted it.
-    pub submitted_by: String,
+    /// When it was received; who submitted it is in the audit event of `log_index`.
     pub submitted_at: Millis,
     pub reported_at: Millis,
     pub origin: Origin,
@@ -88,7 +87,6 @@ pub struct VersionRecord {
     pub log_index: u64,
     /// The change sequence number when accepted.
     pub seq: Option<u64>,
-    pub source: String,
 }
 
 /// An accepted change, in commit order: the query cursor walks these, and those after the
@@ -135,6 +133,8 @@ pub struct QueueEntry {
     pub raised_at: Millis,
     pub rectified_at: Option<Millis>,
     pub rectified_version: Option<u64>,
+    /// Where the rejected version came from, e.g. `actions.csv line 12`.
+    pub source: String,
 }
 
 /// One line of the audit log: a command and who caused it.

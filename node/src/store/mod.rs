@@ -95,7 +95,9 @@ impl Store {
             .path(dir)
             .cache_capacity(options.cache_bytes)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(500))
+            // No background flush: every acknowledged write is synced by the write path,
+            // and the state machine's writes are recovered from the log.
+            .flush_every_ms(None)
             .open()
             .map_err(open_err)?;
         let log = db.open_tree("raft_log").map_err(open_err)?;
