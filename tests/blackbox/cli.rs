@@ -220,3 +220,65 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// A rule pack from the node's configuration replaces the built-in one: a new code is
+/// accepted with no rebuild, and verdicts name the pack's version.
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_pack_from_the_configuration() {
+    let pack = RulePack::builtin_toml()
+        .replacen("{ code = \"9\", label = \"其他\" },", "{ code = \"9\", label = \"其他\" },\n  { code = \"6\", label = \"外国企业常驻代表机构\" },", 1);
+    let version = RulePack::builtin().version().to_string();
+    let pack = pack.replacen(
+        &format!("version = \"{version}\""),
+        "version = \"local-1\"",
+        1,
+    );
+    assert!(
+        pack.contains("local-1") && pack.contains("外国企业常驻代表机构"),
+        "pack edits applied"
+    );
+    let node = NodeProcess::start_city_with(1, "[governance]\npack = \"pack.toml\"\n", |dir| {
+        std::fs::write(dir.join("pack.toml"), &pack).unwrap();
+    })
+    .await;
+    let mut cfg = SampleConfig::small(REGION, node.departments(), today());
+    cfg.defect_rate = 0.0;
+    let set = generate(&cfg);
+    let mut subject = set
+        .subjects
+        .iter()
+        .find(|s| s.record.text("subject_type") != Some("1"))
+        .expect("a non-enterprise subject")
+        .record
+        .clone();
+    subject
+        .fields
+        .insert("subject_type".into(), "外国企业常驻代表机构".into());
+    let mut client = node.client(node.identity(0)).await;
+    let response = client
+        .submit(pb::SubmitRequest {
+            dataset: "subject".into(),
+            records: regfed::cli::submit::to_pb(&[regfed::cli::submit::Outgoing {
+                record: subject,
+                source: "test".into(),
+            }]),
+            department: String::new(),
+        })
+        .await
+        .expect("submit")
+        .into_inner();
+    assert!(
+        response.pack.ends_with("@local-1"),
+        "verdicts name the configured pack: {}",
+        response.pack
+    );
+    let r = &response.results[0];
+    assert_eq!(r.status, "accepted", "{:?}", r.issues);
+    assert!(
+        r.changes
+            .iter()
+            .any(|c| c.field == "subject_type" && c.after == "6"),
+        "label mapped to the new code: {:?}",
+        r.changes
+    );
+}

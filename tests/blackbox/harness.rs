@@ -29,10 +29,17 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Prepares a city node with `n` departments in a new temporary directory and starts it.
     pub async fn start_city(n: usize) -> NodeProcess {
+        Self::start_city_with(n, "", |_| {}).await
+    }
+
+    /// Like [`start_city`](Self::start_city), with `extra` TOML appended to the node's
+    /// configuration and `before` run on the prepared directory before the node starts.
+    pub async fn start_city_with(n: usize, extra: &str, before: impl FnOnce(&Path)) -> NodeProcess {
         install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
         let depts = regfed_sample::departments(REGION, n);
-        let node = prepare(dir.path(), &depts);
+        let node = prepare(dir.path(), &depts, extra);
+        before(&node.config_path.parent().expect("node dir").to_path_buf());
         let mut p = NodeProcess {
             node,
             child: None,
@@ -129,7 +136,7 @@ impl Drop for NodeProcess {
     }
 }
 
-pub fn prepare(dir: &Path, depts: &[Department]) -> LocalNode {
+pub fn prepare(dir: &Path, depts: &[Department], extra: &str) -> LocalNode {
     local::prepare(
         dir,
         &LocalSpec {
@@ -140,7 +147,7 @@ pub fn prepare(dir: &Path, depts: &[Department]) -> LocalNode {
             listen: local::free_port().expect("port"),
             http: Some(local::free_port().expect("port")),
             handshake_timeout_secs: Some(2),
-            extra_config: "",
+            extra_config: extra,
         },
     )
     .expect("prepare node")
