@@ -69,19 +69,22 @@ fn unknown_dataset(ctx: &Context<'_>, dataset: &str, raw: &RawRecord) -> Verdict
 }
 
 fn upsert(ctx: &Context<'_>, spec: &DatasetSpec, raw: &RawRecord) -> Verdict {
+    let mut scratch = Scratch::take();
     let mut changes = Vec::new();
-    let (mut slots, unknown) = standardize_slots(ctx.pack, spec, raw, &mut changes);
+    let slots = &mut scratch.slots;
+    let unknown = standardize_slots(ctx.pack, spec, raw, slots, &mut changes);
     let mut issues = Vec::new();
     for (name, _) in &unknown {
         issues.push(unknown_field(spec, name));
     }
-    let failed = check_fields(ctx, spec, &slots, &mut issues);
-    auto_fill(ctx, spec, &mut slots, &mut changes, failed);
+    let failed = check_fields(ctx, spec, slots, &mut issues);
+    let mut refs = Refs::with_buffers(ctx.lookup, spec, scratch.refs);
+    auto_fill(spec, slots, &mut refs, &mut changes, failed);
     let mut eval = Eval {
         ctx,
         spec,
-        values: &slots,
-        refs: Refs::new(ctx.lookup, spec),
+        values: slots,
+        refs: &mut refs,
         issues: &mut issues,
     };
     for rule in &spec.compiled {
@@ -89,17 +92,45 @@ fn upsert(ctx: &Context<'_>, spec: &DatasetSpec, raw: &RawRecord) -> Verdict {
             eval.rule(rule);
         }
     }
+    scratch.refs = refs.into_buffers();
     let key = text_of(slots[spec.key_index].as_ref())
         .unwrap_or_default()
         .to_string();
+    let fields = to_fields(spec, slots, &unknown);
+    scratch.give_back();
     Verdict {
         dataset: spec.name.clone(),
         key,
         op: Op::Upsert,
-        fields: to_fields(spec, slots, &unknown),
+        fields,
         changes,
         issues,
         pack: ctx.pack.id(),
+    }
+}
+
+/// Buffers one verdict needs only while it is worked out, kept per thread between
+/// verdicts so that governing a record does not allocate them anew.
+#[derive(Default)]
+struct Scratch {
+    slots: Vec<Option<Value>>,
+    refs: RefsBuffers,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// This thread's buffers (empty ones when they are in use, as by a nested call).
+    fn take() -> Scratch {
+        SCRATCH.with(std::cell::Cell::take)
+    }
+
+    fn give_back(mut self) {
+        self.slots.clear();
+        self.refs.clear();
+        SCRATCH.with(|cell| cell.set(self));
     }
 }
 
@@ -166,11 +197,12 @@ fn check_delete_owner(
         .iter()
         .map(|f| stored.get(&f.name).cloned())
         .collect();
+    let mut refs = Refs::with_buffers(ctx.lookup, spec, RefsBuffers::default());
     let mut eval = Eval {
         ctx,
         spec,
         values: &values,
-        refs: Refs::new(ctx.lookup, spec),
+        refs: &mut refs,
         issues,
     };
     for rule in spec
@@ -213,9 +245,9 @@ fn check_fields(
 
 /// Fills empty fields from the records they are associated with (`auto_fill` rules).
 fn auto_fill(
-    ctx: &Context<'_>,
     spec: &DatasetSpec,
     slots: &mut [Option<Value>],
+    refs: &mut Refs<'_>,
     changes: &mut Vec<Change>,
     failed: u64,
 ) {
@@ -226,10 +258,7 @@ fn auto_fill(
         if rule.deps & failed != 0 || slots[rule.field].is_some() {
             continue;
         }
-        let found = {
-            let mut refs = Refs::new(ctx.lookup, spec);
-            resolve(slots, &mut refs, from).map(str::to_string)
-        };
+        let found = resolve(slots, refs, from).map(str::to_string);
         if let Some(value) = found.filter(|v| !v.trim().is_empty()) {
             let field = &spec.fields[rule.field];
             changes.push(Change {
@@ -299,54 +328,73 @@ fn field_issue(spec: &DatasetSpec, field: &FieldSpec, failure: FieldFailure) -> 
 
 /// Accepted records looked up during one verdict, each fetched once, keeping only the
 /// fields the rules read from them ([`DatasetSpec::wanted`]) as text in one buffer, so a
-/// verdict costs a few allocations however many references it follows. Keys borrow from
-/// the record being checked.
-struct Refs<'k> {
-    lookup: &'k dyn Lookup,
-    wanted: &'k [(String, Vec<String>)],
-    /// Index into `wanted`, key, and the range of `spans` holding the record's wanted
-    /// fields when it exists.
-    entries: Vec<(usize, &'k str, Option<Found>)>,
+/// verdict costs no allocation however many references it follows (the buffers are
+/// reused). Keys are copied into the buffer too, so that the record being checked can
+/// change (auto-association) while the records it refers to stay known.
+struct Refs<'s> {
+    lookup: &'s dyn Lookup,
+    wanted: &'s [(String, Vec<String>)],
+    buffers: RefsBuffers,
+}
+
+/// The storage of [`Refs`].
+#[derive(Default)]
+struct RefsBuffers {
+    /// Index into `wanted`, the key's range in `text`, and the range of `spans` holding
+    /// the record's wanted fields when it exists.
+    entries: Vec<(usize, (usize, usize), Option<Found>)>,
     /// Per wanted field of each record found: its text's range in `text`, if present.
     spans: Vec<Option<(usize, usize)>>,
     text: String,
 }
 
-/// Where a found record's wanted fields are in [`Refs::spans`].
+impl RefsBuffers {
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.spans.clear();
+        self.text.clear();
+    }
+}
+
+/// Where a found record's wanted fields are in [`RefsBuffers::spans`].
 #[derive(Clone, Copy)]
 struct Found {
     start: usize,
     end: usize,
 }
 
-impl<'k> Refs<'k> {
-    fn new(lookup: &'k dyn Lookup, spec: &'k DatasetSpec) -> Self {
+impl<'s> Refs<'s> {
+    /// Uses `buffers`, which must be empty.
+    fn with_buffers(lookup: &'s dyn Lookup, spec: &'s DatasetSpec, buffers: RefsBuffers) -> Self {
         Refs {
             lookup,
             wanted: &spec.wanted,
-            entries: Vec::new(),
-            spans: Vec::new(),
-            text: String::new(),
+            buffers,
         }
     }
 
+    fn into_buffers(self) -> RefsBuffers {
+        self.buffers
+    }
+
     /// The accepted record of `dataset` with `key`; `None` when there is no such record.
-    fn get(&mut self, dataset: &str, key: &'k str) -> Option<Found> {
+    fn get(&mut self, dataset: &str, key: &str) -> Option<Found> {
         let wanted = self.wanted.iter().position(|(d, _)| same(d, dataset))?;
-        if let Some((_, _, found)) = self
-            .entries
+        let RefsBuffers {
+            entries,
+            spans,
+            text,
+        } = &mut self.buffers;
+        if let Some((_, _, found)) = entries
             .iter()
-            .find(|(d, k, _)| *d == wanted && same(k, key))
+            .find(|(d, (from, to), _)| *d == wanted && same(&text[*from..*to], key))
         {
             return *found;
         }
-        if self.entries.is_empty() {
-            self.entries.reserve(8);
-            self.spans.reserve(16);
-            self.text.reserve(256);
-        }
+        let key_from = text.len();
+        text.push_str(key);
+        let key_range = (key_from, text.len());
         let fields = &self.wanted[wanted].1;
-        let (spans, text) = (&mut self.spans, &mut self.text);
         let start = spans.len();
         spans.resize(start + fields.len(), None);
         let exists = self.lookup.visit_accepted(dataset, key, &mut |record| {
@@ -366,21 +414,22 @@ impl<'k> Refs<'k> {
             start,
             end: spans.len(),
         });
-        self.entries.push((wanted, key, found));
+        entries.push((wanted, key_range, found));
         found
     }
 
     /// The text of a wanted field of a found record.
     fn field(&self, found: Found, slot: usize) -> Option<&str> {
-        let (start, end) = (*self.spans[found.start..found.end].get(slot)?)?;
-        self.text.get(start..end)
+        let buffers = &self.buffers;
+        let (start, end) = (*buffers.spans[found.start..found.end].get(slot)?)?;
+        buffers.text.get(start..end)
     }
 }
 
 /// The value an operand names; `None` when it is absent or its record is not accepted.
-fn resolve<'r, 'k: 'r>(
-    values: &'k [Option<Value>],
-    refs: &'r mut Refs<'k>,
+fn resolve<'r>(
+    values: &'r [Option<Value>],
+    refs: &'r mut Refs<'_>,
     target: &Target,
 ) -> Option<&'r str> {
     match target {
@@ -400,7 +449,7 @@ struct Eval<'e, 'a> {
     ctx: &'e Context<'a>,
     spec: &'e DatasetSpec,
     values: &'e [Option<Value>],
-    refs: Refs<'e>,
+    refs: &'e mut Refs<'a>,
     issues: &'e mut Vec<Issue>,
 }
 
@@ -422,7 +471,7 @@ impl<'e> Eval<'e, '_> {
                 other_slice,
             } => {
                 let Some(text) = text_of(value) else { return };
-                let Some(other_value) = resolve(values, &mut self.refs, other) else {
+                let Some(other_value) = resolve(values, self.refs, other) else {
                     return;
                 };
                 let part = slice(text, *field_slice);
@@ -493,7 +542,7 @@ impl<'e> Eval<'e, '_> {
                 let Some(date) = text_of(value).and_then(parse_iso_date) else {
                     return;
                 };
-                let Some(other_value) = resolve(values, &mut self.refs, not_before) else {
+                let Some(other_value) = resolve(values, self.refs, not_before) else {
                     return;
                 };
                 let Some(other_date) = parse_iso_date(other_value) else {

@@ -12,6 +12,7 @@ pub mod indicators;
 pub mod lookup;
 pub mod pack;
 mod packload;
+mod pattern;
 pub mod record;
 pub mod region;
 pub mod standardize;

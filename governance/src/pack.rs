@@ -9,11 +9,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
-use regex::Regex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::fieldcheck::{check_field, same};
+use crate::pattern::Pattern;
 use crate::record::{Fields, Value};
 use crate::region::RegionTable;
 use crate::verdict::{PackId, Severity};
@@ -95,7 +95,7 @@ pub struct FieldSpec {
     #[serde(default)]
     pub uppercase: bool,
     #[serde(skip)]
-    pub(crate) regex: Option<Regex>,
+    pub(crate) regex: Option<Pattern>,
     /// Index of `code_list` in the pack's code lists.
     #[serde(skip)]
     pub(crate) codes: Option<usize>,

@@ -4,13 +4,12 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use regex::Regex;
-
 use crate::pack::{
     check_example, deserialize_value, is_identifier, Check, CodeList, CompiledRule, Condition,
     DatasetSpec, FieldSpec, FieldType, Operand, PackError, RuleOp, RulePack, RuleSpec, Settings,
     Target, FIELD_CHECKS, MAX_FIELDS,
 };
+use crate::pattern::Pattern;
 use crate::verdict::Severity;
 
 /// Placeholders every rule message may use.
@@ -316,7 +315,7 @@ fn load_fields(
             ));
         }
         if let Some(pattern) = &field.pattern {
-            match Regex::new(pattern) {
+            match Pattern::new(pattern) {
                 Ok(regex) => field.regex = Some(regex),
                 Err(e) => {
                     // The regex error draws a caret under the pattern over several lines;

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 
 use crate::fieldcheck::{is_decimal, parse_iso_date, same};
 use crate::pack::{CodeList, DatasetSpec, FieldSpec, FieldType, RulePack};
@@ -16,22 +16,26 @@ use crate::verdict::Change;
 /// as they are (the engine reports them); blank values are dropped, as if absent.
 pub fn standardize(pack: &RulePack, spec: &DatasetSpec, raw: &RawRecord) -> (Fields, Vec<Change>) {
     let mut changes = Vec::new();
-    let (slots, unknown) = standardize_slots(pack, spec, raw, &mut changes);
-    (to_fields(spec, slots, &unknown), changes)
+    let mut slots = Vec::new();
+    let unknown = standardize_slots(pack, spec, raw, &mut slots, &mut changes);
+    (to_fields(spec, &mut slots, &unknown), changes)
 }
 
 /// The undefined fields of a record, as submitted.
 pub(crate) type Unknown<'r> = Vec<(&'r String, &'r Value)>;
 
-/// Standardized values by field index, and the non-blank fields the data set does not
-/// define. Changes are recorded in the record's field order.
+/// Fills `slots` with the standardized values by field index and returns the non-blank
+/// fields the data set does not define. Changes are recorded in the record's field order.
+/// `slots` is cleared first, so that the caller can reuse its allocation.
 pub(crate) fn standardize_slots<'r>(
     pack: &RulePack,
     spec: &DatasetSpec,
     raw: &'r RawRecord,
+    slots: &mut Vec<Option<Value>>,
     changes: &mut Vec<Change>,
-) -> (Vec<Option<Value>>, Unknown<'r>) {
-    let mut slots = vec![None; spec.fields.len()];
+) -> Unknown<'r> {
+    slots.clear();
+    slots.resize(spec.fields.len(), None);
     let mut unknown = Vec::new();
     // Both the record's fields and `name_order` are sorted by name: walk them together.
     let order: &[usize] = if spec.name_order.len() == spec.fields.len() {
@@ -67,26 +71,34 @@ pub(crate) fn standardize_slots<'r>(
             None => unknown.push((name, value)),
         }
     }
-    (slots, unknown)
+    unknown
 }
 
-/// The record's fields from its slots and undefined fields.
+/// The record's fields, taken out of its slots (which are left empty), and its undefined
+/// fields.
 pub(crate) fn to_fields(
     spec: &DatasetSpec,
-    mut slots: Vec<Option<Value>>,
+    slots: &mut [Option<Value>],
     unknown: &Unknown<'_>,
 ) -> Fields {
-    // In name order, so that the map is built without sorting (when the order is current).
-    let mut take = |i: usize| Some((spec.fields[i].name.clone(), slots[i].take()?));
-    let mut fields: Fields = if spec.name_order.len() == spec.fields.len() {
-        spec.name_order.iter().filter_map(|i| take(*i)).collect()
-    } else {
-        (0..spec.fields.len()).filter_map(take).collect()
+    // In name order, so that the map is built without sorting (when the order is current),
+    // from a vector of the exact size, which the map's constructor sorts in place.
+    let present = slots.iter().filter(|s| s.is_some()).count();
+    let mut entries = Vec::with_capacity(present + unknown.len());
+    let mut take = |i: usize| {
+        if let Some(value) = slots[i].take() {
+            entries.push((spec.fields[i].name.clone(), value));
+        }
     };
-    for (name, value) in unknown {
-        fields.insert((*name).clone(), (*value).clone());
+    if spec.name_order.len() == spec.fields.len() {
+        spec.name_order.iter().for_each(|i| take(*i));
+    } else {
+        (0..spec.fields.len()).for_each(take);
     }
-    fields
+    for (name, value) in unknown {
+        entries.push(((*name).clone(), (*value).clone()));
+    }
+    entries.into_iter().collect()
 }
 
 /// Standardizes one value of a field; `None` when it is blank.
@@ -245,7 +257,31 @@ pub(crate) fn normalize_date(text: &str) -> Option<String> {
         return None;
     }
     let date = parse_loose_date(text)?;
-    Some(date.format("%Y-%m-%d").to_string())
+    Some(iso_date(date))
+}
+
+/// `YYYY-MM-DD`, as `%Y-%m-%d` formats it, without the formatting machinery; a year
+/// outside 0..=9999 (never parsed here) falls back to chrono.
+fn iso_date(date: NaiveDate) -> String {
+    let Ok(year) = u32::try_from(date.year()) else {
+        return date.format("%Y-%m-%d").to_string();
+    };
+    if year > 9999 {
+        return date.format("%Y-%m-%d").to_string();
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut out = String::with_capacity(10);
+    out.extend([
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+    ]);
+    out.push('-');
+    out.extend([digit(date.month() / 10), digit(date.month())]);
+    out.push('-');
+    out.extend([digit(date.day() / 10), digit(date.day())]);
+    out
 }
 
 /// `YYYY-MM-DD`, `YYYY-M-D`, `YYYY/M/D`, `YYYY.M.D`, `YYYYMMDD`, `YYYY年M月D日`, any of them

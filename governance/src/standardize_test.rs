@@ -151,3 +151,14 @@ fn changes_record_before_and_after_masked_for_masked_fields() {
         ]
     );
 }
+
+#[test]
+fn iso_date_formats_as_chrono_does() {
+    let mut date = NaiveDate::from_ymd_opt(0, 1, 1).unwrap();
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+    while date < last {
+        assert_eq!(iso_date(date), date.format("%Y-%m-%d").to_string());
+        date = date.checked_add_days(Days::new(97)).unwrap();
+    }
+    assert_eq!(iso_date(last), "9999-12-31");
+}

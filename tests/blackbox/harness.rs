@@ -39,7 +39,7 @@ impl NodeProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         let depts = regfed_sample::departments(REGION, n);
         let node = prepare(dir.path(), &depts, extra);
-        before(&node.config_path.parent().expect("node dir").to_path_buf());
+        before(node.config_path.parent().expect("node dir"));
         let mut p = NodeProcess {
             node,
             child: None,
