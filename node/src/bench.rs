@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// Records per submitted batch.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
+    /// Concurrent clients per department during ingest.
+    #[arg(long, default_value_t = 2)]
+    pub clients_per_department: usize,
     /// Rounds of each measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -193,7 +196,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for (dept, records) in by_dept {
+        let per = args.clients_per_department.max(1);
+        let streams = by_dept.into_iter().flat_map(|(dept, records)| {
+            let chunk = records.len().div_ceil(per).max(1);
+            let parts: Vec<Vec<Outgoing>> = records
+                .chunks(chunk)
+                .map(|c| {
+                    c.iter()
+                        .map(|o| Outgoing {
+                            record: o.record.clone(),
+                            source: o.source.clone(),
+                        })
+                        .collect()
+                })
+                .collect();
+            parts.into_iter().map(move |p| (dept.clone(), p))
+        });
+        for (dept, records) in streams {
             let identity = node
                 .departments
                 .iter()

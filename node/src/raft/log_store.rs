@@ -2,8 +2,10 @@
 //! has made it durable (see [`crate::store::Durability`]); the vote is durable before
 //! `save_vote` returns.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, RaftLogReader, Vote};
@@ -18,11 +20,27 @@ const LAST_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     store: Store,
+    /// The most recently appended entries, decoded: openraft reads each entry back to
+    /// apply it right after appending it, and decoding a batch of a thousand records
+    /// again costs more than keeping it.
+    recent: Arc<Mutex<BTreeMap<u64, Entry>>>,
 }
+
+/// Entries kept decoded in memory.
+const RECENT_ENTRIES: usize = 64;
 
 impl LogStore {
     pub fn new(store: Store) -> Self {
-        LogStore { store }
+        LogStore {
+            store,
+            recent: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
+        // A poisoned lock only means another thread panicked while holding it; the map
+        // itself is a cache and stays consistent (inserts and removes are single calls).
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(
@@ -68,6 +86,32 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
+        // Served from memory when the whole range is there (the common case: applying
+        // what was just appended).
+        {
+            let recent = self.recent();
+            let start = match range.start_bound() {
+                Bound::Included(i) => *i,
+                Bound::Excluded(i) => i + 1,
+                Bound::Unbounded => 0,
+            };
+            let cached: Vec<Entry> = recent
+                .range(range.clone())
+                .map(|(_, e)| e.clone())
+                .collect();
+            let contiguous = cached.first().is_some_and(|e| e.log_id.index == start)
+                && cached
+                    .windows(2)
+                    .all(|w| w[1].log_id.index == w[0].log_id.index + 1);
+            let end_ok = match range.end_bound() {
+                Bound::Included(i) => cached.last().is_some_and(|e| e.log_id.index == *i),
+                Bound::Excluded(i) => cached.last().is_some_and(|e| e.log_id.index + 1 == *i),
+                Bound::Unbounded => false,
+            };
+            if contiguous && end_ok {
+                return Ok(cached);
+            }
+        }
         let raw = self
             .store
             .log_range(range)
@@ -136,10 +180,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let started = std::time::Instant::now();
         let mut encoded = Vec::new();
+        let mut decoded = Vec::new();
         for entry in entries {
             let bytes = crate::codec::try_encode(&entry)
                 .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
             encoded.push((entry.log_id.index, bytes));
+            decoded.push(entry);
         }
         let encode_ms = started.elapsed().as_millis() as u64;
         let bytes: usize = encoded.iter().map(|(_, b)| b.len()).sum();
@@ -159,6 +205,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 r.map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))
             })
             .await;
+        if result.is_ok() {
+            let mut recent = self.recent();
+            for entry in decoded {
+                recent.insert(entry.log_id.index, entry);
+            }
+            while recent.len() > RECENT_ENTRIES {
+                recent.pop_first();
+            }
+        }
         // Only now are the entries durable: tell openraft.
         match &result {
             Ok(()) => callback.log_io_completed(Ok(())),
@@ -168,6 +223,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent().retain(|index, _| *index < log_id.index);
         self.blocking(move |store| {
             store
                 .log_truncate_from(log_id.index)
@@ -178,6 +234,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent().retain(|index, _| *index > log_id.index);
         self.write_meta(LAST_PURGED, &log_id)?;
         self.blocking(move |store| {
             store

@@ -129,7 +129,7 @@ pub async fn submit(
     };
     let written = node
         .raft
-        .client_write(Command::Submit(batch))
+        .client_write(Command::Submit(std::sync::Arc::new(batch)))
         .await
         .map_err(|e| raft_status(config, e))?;
     tracing::debug!(

@@ -44,7 +44,7 @@ fn verdict(key: &str, op: Op, name: &str, error: Option<&str>) -> Verdict {
 }
 
 fn batch(at: i64, verdicts: Vec<Verdict>) -> Command {
-    Command::Submit(SubmitBatch {
+    Command::Submit(std::sync::Arc::new(SubmitBatch {
         dataset: "item".into(),
         actor: "regfed://department/city/420100/x".into(),
         department: DEPT.into(),
@@ -63,7 +63,7 @@ fn batch(at: i64, verdicts: Vec<Verdict>) -> Command {
             .into_iter()
             .map(|v| GovernedRecord::new(v, "test".into()))
             .collect(),
-    })
+    }))
 }
 
 fn apply(store: &Store, index: u64, command: Command) -> Vec<(Outcome, u64)> {

@@ -10,7 +10,8 @@ use super::Millis;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// A batch of records of one data set, with their verdicts: one log entry per batch.
-    Submit(SubmitBatch),
+    /// Shared, so that handing an entry from the log to the state machine copies no record.
+    Submit(std::sync::Arc<SubmitBatch>),
 }
 
 /// A governed batch. Everything applying it needs is inside: verdicts, the receipt time,
