@@ -282,3 +282,37 @@ async fn rule_pack_from_the_configuration() {
         r.changes
     );
 }
+
+/// README's first command: the demo loads, rectifies and reports, then exits with --exit.
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["demo", "--exit", "--dir"])
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "accepted",
+        "rejected",
+        "corrections accepted",
+        "still rejected 0",
+        "Indicators for 420100",
+        "Try next",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "demo output lacks {needle:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        dir.path().join("demo/identities").is_dir()
+            && dir.path().join("demo/nodes/wuhan-1/node.toml").is_file()
+    );
+}
