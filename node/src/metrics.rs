@@ -27,53 +27,53 @@ impl Metrics {
 
     /// The Prometheus text exposition of every counter, plus `extra` gauges.
     pub fn render(&self, labels: &str, extra: &[(&str, &str, f64)]) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        let counters: [(&str, &str, f64); 7] = [
+            (
+                "regfed_submit_batches_total",
+                "Batches committed.",
+                get(&self.submit_batches_total),
+            ),
+            (
+                "regfed_records_accepted_total",
+                "Records accepted.",
+                get(&self.records_accepted_total),
+            ),
+            (
+                "regfed_records_rejected_total",
+                "Records rejected into the rectification queue.",
+                get(&self.records_rejected_total),
+            ),
+            (
+                "regfed_records_unchanged_total",
+                "Records identical to their latest submission.",
+                get(&self.records_unchanged_total),
+            ),
+            (
+                "regfed_submit_refused_total",
+                "Batches refused before governance (bad request).",
+                get(&self.submit_refused_total),
+            ),
+            (
+                "regfed_submit_seconds_total",
+                "Time spent governing and committing batches.",
+                get(&self.submit_micros_sum) / 1e6,
+            ),
+            (
+                "regfed_rpc_denied_total",
+                "Calls refused by authorization.",
+                get(&self.rpc_denied_total),
+            ),
+        ];
         let mut out = String::new();
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut counter = |name: &str, help: &str, value: f64| {
+        let kinds = counters
+            .iter()
+            .map(|c| ("counter", c))
+            .chain(extra.iter().map(|g| ("gauge", g)));
+        for (kind, (name, help, value)) in kinds {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {value}"
-            );
-        };
-        counter(
-            "regfed_submit_batches_total",
-            "Batches committed.",
-            get(&self.submit_batches_total) as f64,
-        );
-        counter(
-            "regfed_records_accepted_total",
-            "Records accepted.",
-            get(&self.records_accepted_total) as f64,
-        );
-        counter(
-            "regfed_records_rejected_total",
-            "Records rejected into the rectification queue.",
-            get(&self.records_rejected_total) as f64,
-        );
-        counter(
-            "regfed_records_unchanged_total",
-            "Records identical to their latest submission.",
-            get(&self.records_unchanged_total) as f64,
-        );
-        counter(
-            "regfed_submit_refused_total",
-            "Batches refused before governance (bad request).",
-            get(&self.submit_refused_total) as f64,
-        );
-        counter(
-            "regfed_submit_seconds_total",
-            "Time spent governing and committing batches.",
-            get(&self.submit_micros_sum) as f64 / 1e6,
-        );
-        counter(
-            "regfed_rpc_denied_total",
-            "Calls refused by authorization.",
-            get(&self.rpc_denied_total) as f64,
-        );
-        for (name, help, value) in extra {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{{labels}}} {value}"
             );
         }
         out
