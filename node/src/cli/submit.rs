@@ -9,7 +9,7 @@ use regfed_proto::v1 as pb;
 use serde_json::json;
 
 use super::ClientArgs;
-use crate::convert::value::fields_to_pb;
+use crate::convert::value::fields_to_pb_list;
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
@@ -40,7 +40,7 @@ pub fn to_pb(records: &[Outgoing]) -> Vec<pb::RecordIn> {
         .iter()
         .map(|r| pb::RecordIn {
             op: r.record.op.as_str().to_string(),
-            fields: fields_to_pb(&r.record.fields),
+            fields: fields_to_pb_list(&r.record.fields),
             source: r.source.clone(),
         })
         .collect()

@@ -28,6 +28,28 @@ pub fn fields_to_pb(fields: &Fields) -> HashMap<String, pb::Value> {
     fields.iter().map(|(k, v)| (k.clone(), to_pb(v))).collect()
 }
 
-pub fn fields_from_pb(fields: HashMap<String, pb::Value>) -> Fields {
-    fields.into_iter().map(|(k, v)| (k, from_pb(v))).collect()
+/// Fields as the submit request carries them: a list of named values.
+pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
+    fields
+        .iter()
+        .map(|(k, v)| pb::Field {
+            name: k.clone(),
+            value: Some(to_pb(v)),
+        })
+        .collect()
+}
+
+/// A submitted field list; a repeated name keeps its last value, a missing value is empty.
+pub fn fields_from_pb_list(fields: Vec<pb::Field>) -> Fields {
+    fields
+        .into_iter()
+        .map(|f| {
+            (
+                f.name,
+                f.value
+                    .map(from_pb)
+                    .unwrap_or_else(|| Value::Text(String::new())),
+            )
+        })
+        .collect()
 }

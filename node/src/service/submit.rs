@@ -77,7 +77,7 @@ pub async fn submit(
             ))
         })?;
         raws.push((
-            RawRecord::new(op, convert::value::fields_from_pb(record.fields)),
+            RawRecord::new(op, convert::value::fields_from_pb_list(record.fields)),
             source,
         ));
     }
