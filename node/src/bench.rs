@@ -194,24 +194,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     source: s.key,
                 });
         }
+        // Each department's records split among its clients, moved, before the clock starts.
+        let per = args.clients_per_department.max(1);
+        let mut streams = Vec::new();
+        for (dept, mut records) in by_dept {
+            let chunk = records.len().div_ceil(per).max(1);
+            while !records.is_empty() {
+                let rest = records.split_off(chunk.min(records.len()));
+                streams.push((dept.clone(), records));
+                records = rest;
+            }
+        }
         let started = Instant::now();
         let mut tasks = Vec::new();
-        let per = args.clients_per_department.max(1);
-        let streams = by_dept.into_iter().flat_map(|(dept, records)| {
-            let chunk = records.len().div_ceil(per).max(1);
-            let parts: Vec<Vec<Outgoing>> = records
-                .chunks(chunk)
-                .map(|c| {
-                    c.iter()
-                        .map(|o| Outgoing {
-                            record: o.record.clone(),
-                            source: o.source.clone(),
-                        })
-                        .collect()
-                })
-                .collect();
-            parts.into_iter().map(move |p| (dept.clone(), p))
-        });
         for (dept, records) in streams {
             let identity = node
                 .departments

@@ -176,12 +176,7 @@ pub async fn load_samples(
             let records: Vec<Outgoing> = set
                 .dataset(&spec.name)
                 .iter()
-                .filter(|s| {
-                    s.department
-                        .as_deref()
-                        .unwrap_or(&node.departments[0].0.code)
-                        == dept.code
-                })
+                .filter(|s| submitter(s, &node.departments[0].0.code) == dept.code)
                 .filter(|s| form != SampleForm::CorrectedDefectsOnly || s.defect.is_some())
                 .map(|s| Outgoing {
                     record: if form == SampleForm::AsSubmitted {
@@ -203,6 +198,12 @@ pub async fn load_samples(
         }
     }
     Ok(report)
+}
+
+/// The department that submits a sample: its own, or `first` for records that belong to
+/// no department (subjects).
+pub fn submitter<'a>(sample: &'a regfed_sample::Sample, first: &'a str) -> &'a str {
+    sample.department.as_deref().unwrap_or(first)
 }
 
 /// Which form of each sample to submit.

@@ -35,10 +35,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub async fn status(
-        &self,
-        caller: Option<String>,
-    ) -> Result<pb::StatusResponse, read::ReadError> {
+    pub async fn status(&self, caller: Option<String>) -> anyhow::Result<pb::StatusResponse> {
         let metrics = self.raft.metrics().borrow().clone();
         let role = match metrics.state {
             openraft::ServerState::Leader => "leader",
@@ -65,12 +62,7 @@ impl Node {
             Ok::<_, read::ReadError>((counts, open, pending))
         })
         .await
-        .map_err(|e| {
-            read::ReadError::Store(crate::store::StoreError::Sync {
-                dir: self.config.data_dir.clone(),
-                source: std::io::Error::other(e),
-            })
-        })??;
+        .context("status task failed")??;
         Ok(pb::StatusResponse {
             node: self.config.id.clone(),
             tier: self.config.tier.as_str().to_string(),

@@ -47,7 +47,7 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
             let records: Vec<RawRecord> = set
                 .dataset(&spec.name)
                 .iter()
-                .filter(|s| s.department.as_deref().unwrap_or(&depts[0].code) == dept.code)
+                .filter(|s| crate::local::submitter(s, &depts[0].code) == dept.code)
                 .map(|s| s.record.clone())
                 .collect();
             if records.is_empty() {

@@ -53,53 +53,44 @@ pub fn authorize<T>(config: &Config, request: &Request<T>) -> Result<Caller, Sta
     let here = format!("{} {}", config.tier, config.region);
     let same_place =
         identity.tier.as_str() == config.tier.as_str() && identity.region == config.region.as_str();
+    if !same_place && identity.role != Role::Node {
+        let article = if identity.role == Role::Operator {
+            "an"
+        } else {
+            "a"
+        };
+        return Err(denied(
+            &identity,
+            format!(
+                "{article} {} of {} {} may not use node {} ({here})",
+                identity.role.as_str(),
+                identity.tier.as_str(),
+                identity.region,
+                config.id
+            ),
+        ));
+    }
     let caller = match identity.role {
-        Role::Department => {
-            if !same_place {
-                return Err(denied(
-                    &identity,
-                    format!(
-                        "a department of {} {} may not use node {} ({here})",
-                        identity.tier.as_str(),
-                        identity.region,
-                        config.id
-                    ),
-                ));
-            }
-            if !config.departments.contains_key(&identity.id) {
-                return Err(denied(
-                    &identity,
-                    format!(
-                        "department {} is not registered at node {}",
-                        identity.id, config.id
-                    ),
-                ));
-            }
-            Caller::Department {
-                code: identity.id.clone(),
-                identity,
-            }
-        }
-        Role::Operator => {
-            if !same_place {
-                return Err(denied(
-                    &identity,
-                    format!(
-                        "an operator of {} {} may not use node {} ({here})",
-                        identity.tier.as_str(),
-                        identity.region,
-                        config.id
-                    ),
-                ));
-            }
-            Caller::Operator { identity }
-        }
         Role::Node => {
             return Err(denied(
                 &identity,
                 "node identities may only open a federation link, not use the client API".into(),
             ));
         }
+        Role::Department if !config.departments.contains_key(&identity.id) => {
+            return Err(denied(
+                &identity,
+                format!(
+                    "department {} is not registered at node {}",
+                    identity.id, config.id
+                ),
+            ));
+        }
+        Role::Department => Caller::Department {
+            code: identity.id.clone(),
+            identity,
+        },
+        Role::Operator => Caller::Operator { identity },
     };
     Ok(caller)
 }

@@ -115,6 +115,7 @@ impl pb::regfed_server::Regfed for RegfedService {
         let caller = self.authorize(&request)?;
         let request = request.into_inner();
         let pack = self.node.config.pack.clone();
+        let dataset = request.dataset.clone();
         if pack.dataset(&request.dataset).is_none() {
             return Err(unknown_dataset(&pack, &request.dataset));
         }
@@ -149,13 +150,7 @@ impl pb::regfed_server::Regfed for RegfedService {
             read::ReadError::BadCursor(_) => Status::invalid_argument(e.to_string()),
             other => internal(other),
         })?;
-        let spec = pack.dataset(
-            &page
-                .records
-                .first()
-                .map(|r| r.dataset.clone())
-                .unwrap_or_default(),
-        );
+        let spec = pack.dataset(&dataset);
         let records = page
             .records
             .iter()

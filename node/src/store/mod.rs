@@ -243,14 +243,6 @@ impl Store {
         }
     }
 
-    /// True when some key lies in `start <= key < end`.
-    pub fn any_in_range(&self, start: &[u8], end: &[u8]) -> Result<bool, StoreError> {
-        match self.sm.range(start.to_vec()..end.to_vec()).next() {
-            None => Ok(false),
-            Some(r) => r.map(|_| true).map_err(sled_err("scan")),
-        }
-    }
-
     /// Applies every write of `set` atomically: after a crash, all or none of it is there.
     pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
         self.sm
@@ -344,7 +336,10 @@ mod tests {
         let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
         let a: Vec<_> = store.scan_prefix(b"a/").map(|r| r.unwrap().1).collect();
         assert_eq!(a, vec![b"one".to_vec(), b"two".to_vec()]);
-        assert!(store.any_in_range(b"b/", b"b0").unwrap());
-        assert!(!store.any_in_range(b"c/", b"c0").unwrap());
+        assert_eq!(
+            store.last_in_range(b"a/", b"a0").unwrap(),
+            Some((b"a/2".to_vec(), b"two".to_vec()))
+        );
+        assert_eq!(store.last_in_range(b"c/", b"c0").unwrap(), None);
     }
 }

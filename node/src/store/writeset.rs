@@ -30,17 +30,6 @@ impl WriteSet {
         self.writes.is_empty()
     }
 
-    /// Keys written (or deleted) here that start with `prefix`.
-    pub fn keys_with_prefix<'a>(
-        &'a self,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
-        self.writes
-            .range(prefix.to_vec()..)
-            .take_while(move |(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.as_slice(), v.as_deref()))
-    }
-
     pub(super) fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();
         for (k, v) in self.writes {
