@@ -42,6 +42,22 @@ pub async fn connect_with(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result
     ))
 }
 
+/// A channel to the first of `nodes` that answers.
+pub async fn connect_channel(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result<Channel> {
+    let mut failures = Vec::new();
+    for node in nodes {
+        match channel(node, tls).await {
+            Ok(channel) => return Ok(channel),
+            Err(e) => failures.push(format!("{node}: {}", crate::cli::error_chain(&e))),
+        }
+    }
+    Err(anyhow!(
+        "cannot connect to any of {}: {}",
+        nodes.join(", "),
+        failures.join("; ")
+    ))
+}
+
 async fn channel(node: &str, tls: &TlsMaterial) -> anyhow::Result<Channel> {
     let host = node.rsplit_once(':').map(|(h, _)| h).unwrap_or(node);
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -28,9 +28,33 @@ pub struct NodeConfig {
     pub raft: RaftSection,
     #[serde(default)]
     pub governance: GovernanceSection,
-    /// Departments that report to this node (city tier).
+    /// The parent tier this node sends its accepted records to (cities and provinces).
+    #[serde(default)]
+    pub parent: Option<ParentSection>,
+    /// Departments known to this node: those of its own region report to it; those of
+    /// regions below it are known so that re-checks and indicators can name them.
     #[serde(default, rename = "department")]
     pub departments: Vec<DepartmentSection>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentSection {
+    /// gRPC addresses of the parent tier's nodes (the members of its group), tried in turn.
+    pub nodes: Vec<String>,
+    /// Records in one upward batch.
+    #[serde(default = "default_link_batch")]
+    pub batch_records: usize,
+    /// Upward batches sent and not yet acknowledged, at most.
+    #[serde(default = "default_link_window")]
+    pub window: usize,
+}
+
+fn default_link_batch() -> usize {
+    1000
+}
+fn default_link_window() -> usize {
+    4
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,6 +180,27 @@ pub struct DepartmentSection {
     /// The department's unified social credit code.
     pub code: String,
     pub name: String,
+    /// The city whose node the department reports to; defaults to this node's region.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// A department known to the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Department {
+    pub name: String,
+    /// The city-tier region it reports in.
+    pub region: Region,
+}
+
+/// Where and how this node sends its accepted records upward.
+#[derive(Clone, Debug)]
+pub struct ParentLink {
+    pub nodes: Vec<String>,
+    pub batch_records: usize,
+    pub window: usize,
+    /// The parent tier's region, derived from this node's region.
+    pub region: Region,
 }
 
 /// A validated configuration.
@@ -173,8 +218,23 @@ pub struct Config {
     pub store: StoreOptions,
     pub raft_id: u64,
     pub pack: Arc<RulePack>,
-    /// Registered departments: code to name.
-    pub departments: BTreeMap<String, String>,
+    /// Known departments by code: this region's (who may submit) and those below it.
+    pub departments: BTreeMap<String, Department>,
+    pub parent: Option<ParentLink>,
+}
+
+impl Config {
+    /// The department registered to report to this node itself.
+    pub fn local_department(&self, code: &str) -> Option<&Department> {
+        self.departments
+            .get(code)
+            .filter(|d| d.region == self.region)
+    }
+
+    /// A department's name, if the node knows it.
+    pub fn department_name(&self, code: &str) -> Option<&str> {
+        self.departments.get(code).map(|d| d.name.as_str())
+    }
 }
 
 /// Every problem found in a configuration file.
@@ -304,11 +364,43 @@ impl Config {
             if d.name.trim().is_empty() {
                 problems.push(format!("department[{i}].name is empty"));
             }
-            if departments.insert(d.code.clone(), d.name.clone()).is_some() {
-                problems.push(format!(
-                    "department[{i}].code {} is registered twice",
-                    d.code
-                ));
+            let dept_region = match (&d.region, &region) {
+                (None, Some(here)) => Some(*here),
+                (None, None) => None,
+                (Some(code), here) => match Region::parse(code) {
+                    Ok(r) if !regions.contains(r.as_str()) => {
+                        problems.push(format!(
+                            "department[{i}].region {r} is not a GB/T 2260 region code"
+                        ));
+                        None
+                    }
+                    Ok(r) => {
+                        if let Some(here) = here {
+                            if !regions.is_within(&r, here) {
+                                problems.push(format!(
+                                    "department[{i}].region {r} does not lie within this node's region {here}"
+                                ));
+                            }
+                        }
+                        Some(r)
+                    }
+                    Err(e) => {
+                        problems.push(format!("department[{i}].region: {e}"));
+                        None
+                    }
+                },
+            };
+            if let Some(dept_region) = dept_region {
+                let known = Department {
+                    name: d.name.clone(),
+                    region: dept_region,
+                };
+                if departments.insert(d.code.clone(), known).is_some() {
+                    problems.push(format!(
+                        "department[{i}].code {} is registered twice",
+                        d.code
+                    ));
+                }
             }
         }
         if let Some(region) = &region {
@@ -316,6 +408,46 @@ impl Config {
                 tracing::warn!("No department is registered: no one can submit to this city node.");
             }
         }
+        let parent = match (&raw.parent, &region) {
+            (Some(p), Some(region)) => match regions.parent(region) {
+                None => {
+                    problems.push(format!(
+                        "parent: the national centre ({region}) has no parent tier; remove [parent]"
+                    ));
+                    None
+                }
+                Some(parent_region) => {
+                    if p.nodes.is_empty() {
+                        problems.push(
+                            "parent.nodes is empty: list the parent tier's node addresses".into(),
+                        );
+                    }
+                    for n in &p.nodes {
+                        if n.rsplit_once(':')
+                            .and_then(|(_, port)| port.parse::<u16>().ok())
+                            .is_none()
+                        {
+                            problems.push(format!(
+                                "parent.nodes: {n:?} is not an address like 127.0.0.1:7201"
+                            ));
+                        }
+                    }
+                    if p.batch_records == 0 {
+                        problems.push("parent.batch_records must be at least 1".into());
+                    }
+                    if p.window == 0 {
+                        problems.push("parent.window must be at least 1".into());
+                    }
+                    Some(ParentLink {
+                        nodes: p.nodes.clone(),
+                        batch_records: p.batch_records,
+                        window: p.window,
+                        region: parent_region,
+                    })
+                }
+            },
+            _ => None,
+        };
 
         if !problems.is_empty() {
             return Err(problems);
@@ -343,6 +475,7 @@ impl Config {
             raft_id: raw.raft.node_id,
             pack,
             departments,
+            parent,
         })
     }
 }

@@ -32,6 +32,8 @@ pub struct Node {
     pub store: Store,
     pub raft: Raft,
     pub metrics: Metrics,
+    /// The upward link's state (idle on a node without a parent).
+    pub link: crate::link::LinkStatus,
 }
 
 impl Node {
@@ -71,8 +73,8 @@ impl Node {
             raft_leader: leader,
             raft_members: members,
             outbox_pending: pending,
-            parent_connected: false,
-            parent_acked: 0,
+            parent_connected: self.link.connected.load(std::sync::atomic::Ordering::Relaxed),
+            parent_acked: self.link.acked.load(std::sync::atomic::Ordering::Relaxed),
             records: records.into_iter().collect(),
             queue_open,
             log_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
@@ -143,6 +145,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
         store,
         raft,
         metrics: Metrics::default(),
+        link: Default::default(),
     }))
 }
 
@@ -165,6 +168,11 @@ pub async fn run(
     let service = pb::regfed_server::RegfedServer::new(RegfedService::new(node.clone()))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
+    let federation = pb::federation_server::FederationServer::new(
+        crate::service::link::FederationService::new(node.clone()),
+    )
+    .max_decoding_message_size(limits.max_message_bytes)
+    .max_encoding_message_size(limits.max_message_bytes);
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -226,10 +234,15 @@ pub async fn run(
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_nodelay(true)
         .add_service(service)
+        .add_service(federation)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = rx.wait_for(|s| *s).await;
         });
     let server = tokio::spawn(server);
+    let link_task = config.parent.clone().map(|parent| {
+        tracing::info!(parent = %parent.region, nodes = ?parent.nodes, "Linking to the parent tier.");
+        tokio::spawn(crate::link::run(node.clone(), parent, stop_rx.clone()))
+    });
 
     shutdown.await;
     tracing::info!("Shutting down: no new calls; finishing the ones in flight.");
@@ -244,6 +257,9 @@ pub async fn run(
     }
     if let Some(task) = http_task {
         task.abort();
+    }
+    if let Some(task) = link_task {
+        let _ = task.await;
     }
     if let Err(error) = node.raft.shutdown().await {
         tracing::warn!(%error, "Raft did not stop cleanly.");

@@ -50,6 +50,30 @@ impl NodeProcess {
         p
     }
 
+    /// A prepared node (of a federation, say), started with its log in `log`.
+    pub async fn start_prepared(node: LocalNode, log: PathBuf) -> NodeProcess {
+        install_crypto();
+        let mut p = NodeProcess {
+            node,
+            child: None,
+            log,
+            _dir: None,
+        };
+        p.start().await;
+        p
+    }
+
+    /// Stops the process with SIGSTOP (`true`) or resumes it with SIGCONT (`false`).
+    pub fn pause(&self, stop: bool) {
+        if let Some(child) = &self.child {
+            let signal = if stop { libc::SIGSTOP } else { libc::SIGCONT };
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(child.id() as i32, signal);
+            }
+        }
+    }
+
     pub fn departments(&self) -> Vec<Department> {
         self.node
             .departments

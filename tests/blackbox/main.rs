@@ -6,5 +6,7 @@ mod harness;
 
 mod cli;
 mod crash;
+mod federation;
 mod ingest;
+mod proxy;
 mod security;

@@ -2,6 +2,7 @@
 //! only place that knows both sides.
 
 pub mod issue;
+pub mod link;
 pub mod queue;
 pub mod record;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! Who is calling: the identity in the client certificate, checked against this node.
 
+use regfed_governance::{Region, RegionTable, Tier};
 use regfed_pki::{Identity, Role};
 use tonic::{Request, Status};
 
@@ -77,7 +78,7 @@ pub fn authorize<T>(config: &Config, request: &Request<T>) -> Result<Caller, Sta
                 "node identities may only open a federation link, not use the client API".into(),
             ));
         }
-        Role::Department if !config.departments.contains_key(&identity.id) => {
+        Role::Department if config.local_department(&identity.id).is_none() => {
             return Err(denied(
                 &identity,
                 format!(
@@ -98,4 +99,50 @@ pub fn authorize<T>(config: &Config, request: &Request<T>) -> Result<Caller, Sta
 fn denied(identity: &Identity, why: String) -> Status {
     tracing::warn!(peer = %identity.to_uri(), reason = %why, "Call refused.");
     Status::permission_denied(why)
+}
+
+/// Authorizes a federation link: only a node of one of this node's direct children, by
+/// tier and region (`parent()` of the standard). Answers the child's region.
+pub fn authorize_child<T>(
+    config: &Config,
+    request: &Request<T>,
+) -> Result<(Identity, Region), Status> {
+    let identity = peer_identity(request)?;
+    if identity.role != Role::Node {
+        return Err(denied(
+            &identity,
+            format!(
+                "only node identities may open a federation link; this is a {} identity",
+                identity.role.as_str()
+            ),
+        ));
+    }
+    let regions = RegionTable::builtin();
+    let region = Region::parse(&identity.region)
+        .ok()
+        .filter(|r| regions.contains_region(r));
+    let Some(region) = region else {
+        return Err(denied(
+            &identity,
+            format!("{} is not a GB/T 2260 region code", identity.region),
+        ));
+    };
+    let parent = regions.parent(&region);
+    let tier_ok = Tier::of(&region).as_str() == identity.tier.as_str();
+    if parent != Some(config.region) || !tier_ok {
+        let theirs = parent.map_or("none".to_string(), |p| p.to_string());
+        return Err(denied(
+            &identity,
+            format!(
+                "node {} ({} {}) is not a direct child of node {} ({} {}); its parent region is {theirs}",
+                identity.id,
+                identity.tier.as_str(),
+                identity.region,
+                config.id,
+                config.tier,
+                config.region
+            ),
+        ));
+    }
+    Ok((identity, region))
 }

@@ -2,6 +2,7 @@
 //! failure to a `tonic::Status` once, here.
 
 pub mod auth;
+pub mod link;
 mod submit;
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ impl RegfedService {
 }
 
 /// A failed read of the store is this node's problem, not the caller's.
-fn internal(error: impl std::fmt::Display) -> Status {
+pub(crate) fn internal(error: impl std::fmt::Display) -> Status {
     tracing::error!(%error, "Store read failed.");
     Status::internal(format!("node store error: {error}"))
 }
@@ -218,8 +219,8 @@ impl pb::regfed_server::Regfed for RegfedService {
                 let name = r
                     .department
                     .as_ref()
-                    .and_then(|d| self.node.config.departments.get(d));
-                convert::stats::row_to_pb(r, name.map(String::as_str))
+                    .and_then(|d| self.node.config.department_name(d));
+                convert::stats::row_to_pb(r, name)
             })
             .collect();
         let from = if request.from.is_empty() {

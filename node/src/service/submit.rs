@@ -44,7 +44,7 @@ pub async fn submit(
                     "an operator must name the department it submits for (field department)",
                 ));
             }
-            if !config.departments.contains_key(&request.department) {
+            if config.local_department(&request.department).is_none() {
                 return Err(Status::invalid_argument(format!(
                     "department {} is not registered at node {}",
                     request.department, config.id
@@ -140,7 +140,7 @@ pub async fn submit(
     );
     let outcomes = match written.data {
         CommandResponse::Submit(outcomes) => outcomes,
-        CommandResponse::None => Vec::new(),
+        _ => Vec::new(),
     };
     let metrics = &node.metrics;
     Metrics::add(&metrics.submit_batches_total, 1);
@@ -231,6 +231,6 @@ impl TryAsForward for openraft::error::CheckIsLeaderError<NodeId, openraft::Basi
 fn written_len(response: &CommandResponse) -> usize {
     match response {
         CommandResponse::Submit(o) => o.len(),
-        CommandResponse::None => 0,
+        _ => 0,
     }
 }

@@ -7,14 +7,18 @@ use regfed_governance::{Fields, Op, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use regfed_governance::{Issue, PackId, Severity};
+
 use super::command::{
-    Command, CommandResponse, GovernedRecord, Outcome, RecordOutcome, SubmitBatch,
+    Command, CommandResponse, GovernedRecord, NoticeBatch, Outcome, RecordOutcome, SubmitBatch,
+    SyncBatch, SyncOutcome,
 };
 use super::keys;
 use super::model::{
-    AuditEvent, KeyState, OutboxEntry, QueueEntry, QueueStatus, Status, VersionRecord,
+    AuditEvent, Hop, KeyState, Notice, NoticeKind, OutboxEntry, QueueEntry, QueueStatus, RaisedBy,
+    Status, VersionRecord,
 };
-use super::{china_day, Millis};
+use super::{china_day, Millis, Origin};
 use crate::store::{Store, StoreError, WriteSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,31 @@ pub struct Applier<'a> {
     changes: Vec<OutboxEntry>,
     /// Accepted actions per item and day, for the items this apply touched.
     coverage: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Next notice sequence number per child link.
+    notice_next: BTreeMap<String, u64>,
+}
+
+/// What applying one record needs besides the record: where it comes from and how it was
+/// judged.
+struct Arrival<'b> {
+    dataset: &'b str,
+    /// The origin of a key seen for the first time.
+    origin: Origin,
+    received_at: Millis,
+    deadline_days: i64,
+    pack: &'b PackId,
+    raised_by: &'b RaisedBy,
+    /// Set when the record comes up from a child tier.
+    upstream: Option<Upstream<'b>>,
+}
+
+struct Upstream<'b> {
+    /// The child link (its region) the record came over, where notices go back down.
+    child: &'b str,
+    key_field: &'b str,
+    origin_version: u64,
+    reported_at: Millis,
+    hops: &'b [Hop],
 }
 
 impl<'a> Applier<'a> {
@@ -55,6 +84,7 @@ impl<'a> Applier<'a> {
             live: BTreeMap::new(),
             changes: Vec::new(),
             coverage: BTreeMap::new(),
+            notice_next: BTreeMap::new(),
         }
     }
 
@@ -72,6 +102,9 @@ impl<'a> Applier<'a> {
         let changes = std::mem::take(&mut self.changes);
         if let Some(first) = changes.first() {
             self.write(keys::change(first.seq), &changes);
+        }
+        for (child, next) in std::mem::take(&mut self.notice_next) {
+            self.write(keys::notice_next(&child), &next);
         }
         for (item, days) in std::mem::take(&mut self.coverage) {
             if days.is_empty() {
@@ -113,7 +146,148 @@ impl<'a> Applier<'a> {
     ) -> Result<CommandResponse, ApplyError> {
         match command {
             Command::Submit(batch) => self.submit(log_index, batch).map(CommandResponse::Submit),
+            Command::Sync(batch) => self.sync(log_index, batch).map(CommandResponse::Sync),
+            Command::Notices(batch) => self.notices(batch).map(CommandResponse::Notices),
+            Command::ParentAcked(seq) => {
+                let acked: u64 = self.read(keys::ACKED_SEQ)?.unwrap_or(0);
+                if *seq > acked {
+                    self.write(keys::ACKED_SEQ.to_vec(), seq);
+                }
+                Ok(CommandResponse::None)
+            }
         }
+    }
+
+    /// Queues a notice for the child link `child`, numbering it.
+    fn send_notice(&mut self, child: &str, mut notice: Notice) -> Result<(), ApplyError> {
+        let next = match self.notice_next.get(child) {
+            Some(n) => *n,
+            None => self.read(&keys::notice_next(child))?.unwrap_or(1),
+        };
+        notice.seq = next;
+        self.notice_next.insert(child.to_string(), next + 1);
+        self.write(keys::notice(child, next), &notice);
+        Ok(())
+    }
+
+    /// A child's batch: committed once, in order, whatever the link resends.
+    fn sync(&mut self, log_index: u64, batch: &SyncBatch) -> Result<SyncOutcome, ApplyError> {
+        let hw_key = keys::link_high_water(&batch.child);
+        let high_water: u64 = self.read(&hw_key)?.unwrap_or(0);
+        let mut out = SyncOutcome {
+            high_water,
+            ..SyncOutcome::default()
+        };
+        if batch.last_seq <= high_water {
+            out.duplicate = true;
+            return Ok(out);
+        }
+        if batch.first_seq > high_water + 1 {
+            // A gap: nothing is applied and the high-water mark tells the link where to
+            // resume.
+            return Ok(out);
+        }
+        let mut audit = AuditEvent {
+            log_index,
+            at: batch.received_at,
+            actor: batch.actor.clone(),
+            action: "sync".into(),
+            dataset: String::new(),
+            accepted: 0,
+            rejected: 0,
+            unchanged: 0,
+        };
+        for r in batch.records.iter().filter(|r| r.seq > high_water) {
+            let arrival = Arrival {
+                dataset: &r.dataset,
+                origin: r.origin.clone(),
+                received_at: batch.received_at,
+                deadline_days: batch.deadline_days,
+                pack: &batch.pack,
+                raised_by: &batch.raised_by,
+                upstream: Some(Upstream {
+                    child: &batch.child,
+                    key_field: &r.key_field,
+                    origin_version: r.origin_version,
+                    reported_at: r.reported_at,
+                    hops: &r.hops,
+                }),
+            };
+            match self.record(log_index, &arrival, &r.record)?.outcome {
+                Outcome::Accepted => audit.accepted += 1,
+                Outcome::Rejected => audit.rejected += 1,
+                Outcome::Unchanged => audit.unchanged += 1,
+            }
+        }
+        out.high_water = batch.last_seq;
+        out.accepted = audit.accepted as u32;
+        out.rejected = audit.rejected as u32;
+        out.unchanged = audit.unchanged as u32;
+        self.write(hw_key, &batch.last_seq);
+        self.write(keys::audit(log_index), &audit);
+        Ok(out)
+    }
+
+    /// Notices from the parent: each applied once, joining the queue of the origin's
+    /// department here and, at a province, passed on to the city below.
+    fn notices(&mut self, batch: &NoticeBatch) -> Result<u64, ApplyError> {
+        let mut applied: u64 = self.read(keys::NOTICES_APPLIED)?.unwrap_or(0);
+        let mut count = 0;
+        for incoming in &batch.notices {
+            let notice = &incoming.notice;
+            if notice.seq <= applied {
+                continue;
+            }
+            applied = notice.seq;
+            count += 1;
+            let queue_key = keys::queue(&notice.origin.department, &notice.dataset, &notice.key);
+            match notice.kind {
+                NoticeKind::Rejected => {
+                    let entry = QueueEntry {
+                        dataset: notice.dataset.clone(),
+                        key: notice.key.clone(),
+                        version: notice.version,
+                        department: notice.origin.department.clone(),
+                        origin_region: notice.origin.region.clone(),
+                        raised_by: notice.raised_by.clone(),
+                        status: QueueStatus::Open,
+                        issues: notice.issues.clone(),
+                        fields: notice.fields.clone(),
+                        raised_at: notice.at,
+                        rectified_at: None,
+                        rectified_version: None,
+                        source: format!(
+                            "notice from the {} tier ({})",
+                            notice.raised_by.tier, notice.raised_by.region
+                        ),
+                    };
+                    self.write(queue_key, &entry);
+                }
+                NoticeKind::Resolved => {
+                    let queued: Option<QueueEntry> = self.read(&queue_key)?;
+                    if let Some(mut q) = queued.filter(|q| {
+                        q.status == QueueStatus::Open && q.raised_by == notice.raised_by
+                    }) {
+                        let waited = ((notice.at - q.raised_at).max(0) / 1000) as u64;
+                        q.status = QueueStatus::Rectified;
+                        q.rectified_at = Some(notice.at);
+                        q.rectified_version = Some(notice.version);
+                        self.write(queue_key, &q);
+                        let day = china_day(notice.at).to_string();
+                        let origin = &notice.origin;
+                        self.counters(&origin.region, &origin.department, &day, |c| {
+                            c.rectified += 1;
+                            c.rectification.record(waited);
+                        })?;
+                    }
+                }
+            }
+            if let Some(child) = &incoming.relay_to {
+                self.send_notice(child, notice.clone())?;
+            }
+        }
+        self.write(keys::NOTICES_APPLIED.to_vec(), &applied);
+        Ok(count)
     }
 
     fn next_seq(&mut self) -> Result<u64, ApplyError> {
@@ -168,8 +342,20 @@ impl<'a> Applier<'a> {
             rejected: 0,
             unchanged: 0,
         };
+        let arrival = Arrival {
+            dataset: &batch.dataset,
+            origin: Origin {
+                region: batch.origin_region.clone(),
+                department: batch.department.clone(),
+            },
+            received_at: batch.received_at,
+            deadline_days: batch.deadline_days,
+            pack: &batch.pack,
+            raised_by: &batch.raised_by,
+            upstream: None,
+        };
         for record in &batch.records {
-            let outcome = self.submit_one(log_index, batch, record)?;
+            let outcome = self.record(log_index, &arrival, record)?;
             match outcome.outcome {
                 Outcome::Accepted => audit.accepted += 1,
                 Outcome::Rejected => audit.rejected += 1,
@@ -181,15 +367,45 @@ impl<'a> Applier<'a> {
         Ok(outcomes)
     }
 
-    fn submit_one(
+    /// Applies one governed record: a new version (or nothing, when identical to the
+    /// latest), the queue, the counters, the outbox and, for a child's record, notices.
+    fn record(
         &mut self,
         log_index: u64,
-        batch: &SubmitBatch,
+        a: &Arrival,
         verdict: &GovernedRecord,
     ) -> Result<RecordOutcome, ApplyError> {
         let source = verdict.source.as_str();
-        let dataset = batch.dataset.as_str();
-        let today = china_day(batch.received_at).to_string();
+        let dataset = a.dataset;
+        let today = china_day(a.received_at).to_string();
+        if verdict.key.is_empty() {
+            // Without a key there is nothing to version or rectify by key: the answer names
+            // the problem and the counters count it.
+            let accepted = verdict.accepted();
+            self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+                c.submitted += 1;
+                c.rejected += u64::from(!accepted);
+                c.accepted += u64::from(accepted);
+                c.first_submitted += 1;
+            })?;
+            return Ok(RecordOutcome {
+                key: String::new(),
+                outcome: Outcome::Rejected,
+                status: Status::Rejected,
+                version: 0,
+                issues: verdict.issues.clone(),
+                changes: verdict.changes.clone(),
+                source: source.to_string(),
+            });
+        }
+
+        let state_key = keys::key_state(dataset, &verdict.key);
+        let previous: Option<KeyState> = self.read(&state_key)?;
+        if let (Some(up), Some(prev)) = (&a.upstream, &previous) {
+            if prev.origin.region != a.origin.region && prev.current().is_some() {
+                return self.cross_origin(a, up, prev, verdict);
+            }
+        }
         let accepted = verdict.accepted();
         let status = if accepted {
             Status::Accepted
@@ -205,20 +421,6 @@ impl<'a> Applier<'a> {
             changes: verdict.changes.clone(),
             source: source.to_string(),
         };
-
-        if verdict.key.is_empty() {
-            // Without a key there is nothing to version or rectify by key: the answer names
-            // the problem and the counters count it.
-            self.counters(&batch.origin_region, &batch.department, &today, |c| {
-                c.submitted += 1;
-                c.rejected += 1;
-                c.first_submitted += 1;
-            })?;
-            return Ok(outcome(0));
-        }
-
-        let state_key = keys::key_state(dataset, &verdict.key);
-        let previous: Option<KeyState> = self.read(&state_key)?;
         let fingerprint = fingerprint(verdict);
         if let Some(prev) = &previous {
             if prev.last_fingerprint == fingerprint {
@@ -233,16 +435,13 @@ impl<'a> Applier<'a> {
 
         let version = previous.as_ref().map_or(1, |p| p.latest.version + 1);
         let first = previous.is_none();
-        let reported_at = previous
+        let reported_at = match &a.upstream {
+            Some(up) => up.reported_at,
+            None => previous.as_ref().map_or(a.received_at, |p| p.reported_at),
+        };
+        let origin = previous
             .as_ref()
-            .map_or(batch.received_at, |p| p.reported_at);
-        let origin = previous.as_ref().map_or_else(
-            || super::Origin {
-                region: batch.origin_region.clone(),
-                department: batch.department.clone(),
-            },
-            |p| p.origin.clone(),
-        );
+            .map_or_else(|| a.origin.clone(), |p| p.origin.clone());
         self.counters(&origin.region, &origin.department, &today, |c| {
             c.submitted += 1;
             if accepted {
@@ -281,16 +480,10 @@ impl<'a> Applier<'a> {
             self.changes.push(change);
             if dataset == "action" {
                 if let Some(old) = &previous_live {
-                    self.count_action(&origin, old, reported_at, batch.deadline_days, -1)?;
+                    self.count_action(&origin, old, reported_at, a.deadline_days, -1)?;
                 }
                 if verdict.op == Op::Upsert {
-                    self.count_action(
-                        &origin,
-                        &verdict.fields,
-                        reported_at,
-                        batch.deadline_days,
-                        1,
-                    )?;
+                    self.count_action(&origin, &verdict.fields, reported_at, a.deadline_days, 1)?;
                 }
             }
             let live_delta = match (previous_live.is_some(), verdict.op) {
@@ -302,10 +495,27 @@ impl<'a> Applier<'a> {
                 self.bump_live(dataset, live_delta)?;
             }
             if let Some(mut q) = queued.filter(|q| q.status == QueueStatus::Open) {
-                let waited = ((batch.received_at - q.raised_at).max(0) / 1000) as u64;
+                let waited = ((a.received_at - q.raised_at).max(0) / 1000) as u64;
                 q.status = QueueStatus::Rectified;
-                q.rectified_at = Some(batch.received_at);
+                q.rectified_at = Some(a.received_at);
                 q.rectified_version = Some(version);
+                if let Some(up) = &a.upstream {
+                    self.send_notice(
+                        up.child,
+                        Notice {
+                            seq: 0,
+                            kind: NoticeKind::Resolved,
+                            dataset: dataset.to_string(),
+                            key: verdict.key.clone(),
+                            version: up.origin_version,
+                            origin: a.origin.clone(),
+                            raised_by: a.raised_by.clone(),
+                            issues: Vec::new(),
+                            fields: Fields::new(),
+                            at: a.received_at,
+                        },
+                    )?;
+                }
                 self.write(queue_key, &q);
                 self.counters(&origin.region, &origin.department, &today, |c| {
                     c.rectified += 1;
@@ -315,15 +525,32 @@ impl<'a> Applier<'a> {
         } else {
             let raised_at = match &queued {
                 Some(q) if q.status == QueueStatus::Open => q.raised_at,
-                _ => batch.received_at,
+                _ => a.received_at,
             };
+            if let Some(up) = &a.upstream {
+                self.send_notice(
+                    up.child,
+                    Notice {
+                        seq: 0,
+                        kind: NoticeKind::Rejected,
+                        dataset: dataset.to_string(),
+                        key: verdict.key.clone(),
+                        version: up.origin_version,
+                        origin: a.origin.clone(),
+                        raised_by: a.raised_by.clone(),
+                        issues: verdict.issues.clone(),
+                        fields: verdict.fields.clone(),
+                        at: a.received_at,
+                    },
+                )?;
+            }
             let entry = QueueEntry {
                 dataset: dataset.to_string(),
                 key: verdict.key.clone(),
                 version,
                 department: origin.department.clone(),
                 origin_region: origin.region.clone(),
-                raised_by: batch.raised_by.clone(),
+                raised_by: a.raised_by.clone(),
                 status: QueueStatus::Open,
                 issues: verdict.issues.clone(),
                 fields: verdict.fields.clone(),
@@ -346,12 +573,17 @@ impl<'a> Applier<'a> {
             issues: verdict.issues.clone(),
             changes: verdict.changes.clone(),
             changed_fields,
-            submitted_at: batch.received_at,
+            submitted_at: a.received_at,
             reported_at,
             origin: origin.clone(),
-            pack: batch.pack.clone(),
+            pack: a.pack.clone(),
             log_index,
             seq,
+            origin_version: a.upstream.as_ref().map_or(version, |up| up.origin_version),
+            hops: a
+                .upstream
+                .as_ref()
+                .map_or_else(Vec::new, |up| up.hops.to_vec()),
         };
         // The replaced latest version moves to the history; the accepted one stays at hand.
         let accepted_before = match previous {
@@ -377,6 +609,134 @@ impl<'a> Applier<'a> {
         };
         self.write(state_key, &state);
         Ok(outcome(version))
+    }
+
+    /// A child's record whose key another origin holds here: the first stands. A subject
+    /// registered again under the same name is the same entity and changes nothing; any
+    /// other conflict is rejected into the queue of the record's own department and noticed
+    /// down to it. The holder's state is not touched.
+    fn cross_origin(
+        &mut self,
+        a: &Arrival,
+        up: &Upstream,
+        holder: &KeyState,
+        verdict: &GovernedRecord,
+    ) -> Result<RecordOutcome, ApplyError> {
+        let dataset = a.dataset;
+        let today = china_day(a.received_at).to_string();
+        let held = holder.live_fields();
+        let name = |f: Option<&Fields>| f.and_then(|f| f.get("name")).cloned();
+        let queue_key = keys::queue(&a.origin.department, dataset, &verdict.key);
+        let queued: Option<QueueEntry> = self.read(&queue_key)?;
+        let open = queued.filter(|q| q.status == QueueStatus::Open);
+        let same_entity = dataset == "subject"
+            && verdict.op == Op::Upsert
+            && name(held) == name(Some(&verdict.fields));
+        if same_entity || verdict.op == Op::Delete {
+            // Nothing to hold against the record: it agrees with the holder, or the
+            // origin withdraws it. An open conflict of this origin is resolved.
+            if let Some(mut q) = open {
+                q.status = QueueStatus::Rectified;
+                q.rectified_at = Some(a.received_at);
+                q.rectified_version = Some(up.origin_version);
+                self.write(queue_key, &q);
+                self.send_notice(
+                    up.child,
+                    Notice {
+                        seq: 0,
+                        kind: NoticeKind::Resolved,
+                        dataset: dataset.to_string(),
+                        key: verdict.key.clone(),
+                        version: up.origin_version,
+                        origin: a.origin.clone(),
+                        raised_by: a.raised_by.clone(),
+                        issues: Vec::new(),
+                        fields: Fields::new(),
+                        at: a.received_at,
+                    },
+                )?;
+            }
+            return Ok(RecordOutcome {
+                key: verdict.key.clone(),
+                outcome: Outcome::Unchanged,
+                status: Status::Accepted,
+                version: holder.latest.version,
+                issues: verdict.issues.clone(),
+                changes: verdict.changes.clone(),
+                source: verdict.source.clone(),
+            });
+        }
+        let (field, what_zh, what_en) = if dataset == "subject" {
+            (
+                "name",
+                "统一社会信用代码已由",
+                "this unified social credit code is registered under another name by",
+            )
+        } else {
+            (up.key_field, "编码已由", "this code is already reported by")
+        };
+        let mut issues = verdict.issues.clone();
+        issues.push(Issue {
+            rule: format!("{dataset}.{field}.cross_origin"),
+            field: field.to_string(),
+            severity: Severity::Error,
+            message_zh: format!(
+                "{what_zh}{}的部门{}报送，不能由{}重复报送",
+                holder.origin.region, holder.origin.department, a.origin.region
+            ),
+            message_en: format!(
+                "{what_en} region {} (department {}); region {} may not report it again",
+                holder.origin.region, holder.origin.department, a.origin.region
+            ),
+            example: String::new(),
+        });
+        let raised_at = open.as_ref().map_or(a.received_at, |q| q.raised_at);
+        self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+            c.submitted += 1;
+            c.rejected += 1;
+        })?;
+        self.write(
+            queue_key,
+            &QueueEntry {
+                dataset: dataset.to_string(),
+                key: verdict.key.clone(),
+                version: up.origin_version,
+                department: a.origin.department.clone(),
+                origin_region: a.origin.region.clone(),
+                raised_by: a.raised_by.clone(),
+                status: QueueStatus::Open,
+                issues: issues.clone(),
+                fields: verdict.fields.clone(),
+                raised_at,
+                rectified_at: None,
+                rectified_version: None,
+                source: verdict.source.clone(),
+            },
+        );
+        self.send_notice(
+            up.child,
+            Notice {
+                seq: 0,
+                kind: NoticeKind::Rejected,
+                dataset: dataset.to_string(),
+                key: verdict.key.clone(),
+                version: up.origin_version,
+                origin: a.origin.clone(),
+                raised_by: a.raised_by.clone(),
+                issues: issues.clone(),
+                fields: verdict.fields.clone(),
+                at: a.received_at,
+            },
+        )?;
+        Ok(RecordOutcome {
+            key: verdict.key.clone(),
+            outcome: Outcome::Rejected,
+            status: Status::Rejected,
+            version: 0,
+            issues,
+            changes: verdict.changes.clone(),
+            source: verdict.source.clone(),
+        })
     }
 
     /// Adds (`sign = 1`) or removes (`sign = -1`) an accepted action's contribution to

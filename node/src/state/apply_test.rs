@@ -74,7 +74,7 @@ fn apply(store: &Store, index: u64, command: Command) -> Vec<(Outcome, u64)> {
         CommandResponse::Submit(outcomes) => {
             outcomes.iter().map(|o| (o.outcome, o.version)).collect()
         }
-        CommandResponse::None => Vec::new(),
+        _ => Vec::new(),
     }
 }
 

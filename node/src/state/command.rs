@@ -3,7 +3,8 @@
 use regfed_governance::{Change, Fields, Issue, Op, PackId, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
-use super::model::{RaisedBy, Status};
+use super::model::{Hop, Notice, RaisedBy, Status};
+use super::Origin;
 use super::Millis;
 
 /// One state change, proposed by the leader and applied by every replica.
@@ -12,6 +13,55 @@ pub enum Command {
     /// A batch of records of one data set, with their verdicts: one log entry per batch.
     /// Shared, so that handing an entry from the log to the state machine copies no record.
     Submit(std::sync::Arc<SubmitBatch>),
+    /// A batch of a child tier's accepted changes, re-checked here.
+    Sync(std::sync::Arc<SyncBatch>),
+    /// Notices from the parent tier, to apply here (and pass on down, at a province).
+    Notices(std::sync::Arc<NoticeBatch>),
+    /// The parent tier acknowledged this node's changes up to this sequence number.
+    ParentAcked(u64),
+}
+
+/// Changes `first_seq..=last_seq` of a child, governed here before proposing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncBatch {
+    /// The child's region: its link's name.
+    pub child: String,
+    /// The child node's identity (certificate URI).
+    pub actor: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub raised_by: RaisedBy,
+    pub received_at: Millis,
+    pub deadline_days: i64,
+    pub pack: PackId,
+    pub records: Vec<SyncRecord>,
+}
+
+/// One change of a child with this tier's verdict on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    pub seq: u64,
+    pub dataset: String,
+    /// The data set's key field, named by cross-origin issues.
+    pub key_field: String,
+    pub origin: Origin,
+    pub origin_version: u64,
+    pub reported_at: Millis,
+    pub hops: Vec<Hop>,
+    pub record: GovernedRecord,
+}
+
+/// Notices received from the parent, in its order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeBatch {
+    pub notices: Vec<IncomingNotice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingNotice {
+    pub notice: Notice,
+    /// At a province: the city link the notice goes on to.
+    pub relay_to: Option<String>,
 }
 
 /// A governed batch. Everything applying it needs is inside: verdicts, the receipt time,
@@ -74,6 +124,21 @@ pub enum CommandResponse {
     #[default]
     None,
     Submit(Vec<RecordOutcome>),
+    Sync(SyncOutcome),
+    /// Notices applied (those seen before are skipped).
+    Notices(u64),
+}
+
+/// What a child's batch did here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncOutcome {
+    /// The child's changes committed here, up to this one.
+    pub high_water: u64,
+    /// The whole batch had been committed before.
+    pub duplicate: bool,
+    pub accepted: u32,
+    pub rejected: u32,
+    pub unchanged: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

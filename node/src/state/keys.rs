@@ -99,3 +99,25 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     }
     vec![0xff; prefix.len() + 1]
 }
+
+/// The highest change of a child (by its region) this node has committed.
+pub fn link_high_water(child: &str) -> Vec<u8> {
+    format!("_meta/link/{child}/high_water").into_bytes()
+}
+
+/// The next notice sequence number for a child link.
+pub fn notice_next(child: &str) -> Vec<u8> {
+    format!("_meta/link/{child}/notice_next").into_bytes()
+}
+
+/// A notice waiting to go down to a child (and kept once sent, as the record of it).
+pub fn notice(child: &str, seq: u64) -> Vec<u8> {
+    format!("ntc/{child}/{seq:020}").into_bytes()
+}
+
+pub fn notice_prefix(child: &str) -> Vec<u8> {
+    format!("ntc/{child}/").into_bytes()
+}
+
+/// The highest notice from the parent this node has applied.
+pub const NOTICES_APPLIED: &[u8] = b"_meta/notices_applied";

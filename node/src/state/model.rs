@@ -87,6 +87,63 @@ pub struct VersionRecord {
     pub log_index: u64,
     /// The change sequence number when accepted.
     pub seq: Option<u64>,
+    /// The version at the origin city (equal to `version` at the city tier).
+    pub origin_version: u64,
+    /// Receipts at the tiers below this one, city first; empty at the city tier.
+    pub hops: Vec<Hop>,
+}
+
+/// One tier's receipt of a record on its way up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub tier: String,
+    pub region: String,
+    pub received_at: Millis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// An upper tier rejected the record: the department must correct it.
+    Rejected,
+    /// The tier that raised the notice accepted a corrected version.
+    Resolved,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Rejected => "rejected",
+            NoticeKind::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoticeKind> {
+        match s {
+            "rejected" => Some(NoticeKind::Rejected),
+            "resolved" => Some(NoticeKind::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// A rectification notice on its way down to the origin city and department, stored at
+/// the tier that sends it under the child it goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Per child link, from 1.
+    pub seq: u64,
+    pub kind: NoticeKind,
+    pub dataset: String,
+    pub key: String,
+    /// The origin city's version the notice is about.
+    pub version: u64,
+    pub origin: Origin,
+    pub raised_by: RaisedBy,
+    pub issues: Vec<Issue>,
+    pub fields: Fields,
+    /// When the raising tier rejected (or accepted) the record.
+    pub at: Millis,
 }
 
 /// An accepted change, in commit order: the query cursor walks these, and those after the

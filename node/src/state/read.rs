@@ -23,6 +23,8 @@ pub enum ReadError {
     },
     #[error("cursor {0:?} is not one this node gave out (expected a number)")]
     BadCursor(String),
+    #[error("the store is missing the {0}")]
+    Missing(String),
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadError> {
@@ -47,13 +49,16 @@ type LookupCache = HashMap<String, HashMap<String, Option<Rc<Fields>>>>;
 /// keep referring to the same items, officers and subjects.
 pub struct StoreLookup<'a> {
     store: &'a Store,
-    departments: &'a BTreeMap<String, String>,
+    departments: &'a BTreeMap<String, crate::config::Department>,
     /// Data set, then key: looked up by `&str` without allocating.
     cache: std::cell::RefCell<LookupCache>,
 }
 
 impl<'a> StoreLookup<'a> {
-    pub fn new(store: &'a Store, departments: &'a BTreeMap<String, String>) -> Self {
+    pub fn new(
+        store: &'a Store,
+        departments: &'a BTreeMap<String, crate::config::Department>,
+    ) -> Self {
         StoreLookup {
             store,
             departments,
@@ -85,7 +90,7 @@ impl<'a> StoreLookup<'a> {
 
 impl Lookup for StoreLookup<'_> {
     fn department(&self, code: &str) -> Option<String> {
-        self.departments.get(code).cloned()
+        self.departments.get(code).map(|d| d.name.clone())
     }
 
     fn is_department(&self, code: &str) -> bool {
@@ -166,6 +171,52 @@ pub fn query(
             .parse()
             .map_err(|_| ReadError::BadCursor(cursor.to_string()))?
     };
+    let mut records = Vec::new();
+    let mut last = after;
+    let mut more = false;
+    for_changes_after(store, after, |change| {
+        if change.dataset != dataset {
+            last = change.seq;
+            return Ok(true);
+        }
+        if records.len() >= limit {
+            more = true;
+            return Ok(false);
+        }
+        last = change.seq;
+        let Some(record) = version(store, dataset, &change.key, change.version)? else {
+            return Ok(true);
+        };
+        if let Some(scope) = region {
+            // The record's own region where it has one, else its origin's.
+            let within = record
+                .fields
+                .get("region_code")
+                .and_then(Value::as_text)
+                .unwrap_or(&record.origin.region);
+            let within = regfed_governance::Region::parse(within)
+                .is_ok_and(|r| regions.is_within(&r, scope));
+            if !within {
+                return Ok(true);
+            }
+        }
+        records.push(record);
+        Ok(true)
+    })?;
+    Ok(QueryPage {
+        records,
+        cursor: last.to_string(),
+        more,
+    })
+}
+
+/// Calls `visit` with every accepted change after sequence number `after`, in order, until
+/// it answers false.
+fn for_changes_after(
+    store: &Store,
+    after: u64,
+    mut visit: impl FnMut(OutboxEntry) -> Result<bool, ReadError>,
+) -> Result<(), ReadError> {
     // Changes are stored in groups keyed by their first sequence number: start from the
     // group that holds `after + 1`.
     let end = keys::prefix_end(keys::CHANGE_PREFIX);
@@ -174,47 +225,77 @@ pub fn query(
         Some((k, _)) => k,
         None => wanted,
     };
-    let mut records = Vec::new();
-    let mut last = after;
-    let mut more = false;
-    'groups: for r in store.scan_range(&start, &end) {
+    for r in store.scan_range(&start, &end) {
         let (k, v) = r?;
         let group: Vec<OutboxEntry> = decode(&k, &v)?;
         for change in group {
-            if change.seq <= after {
-                continue;
+            if change.seq > after && !visit(change)? {
+                return Ok(());
             }
-            if change.dataset != dataset {
-                last = change.seq;
-                continue;
-            }
-            if records.len() >= limit {
-                more = true;
-                break 'groups;
-            }
-            last = change.seq;
-            let Some(record) = version(store, dataset, &change.key, change.version)? else {
-                continue;
-            };
-            if let Some(scope) = region {
-                let within = record
-                    .fields
-                    .get("region_code")
-                    .and_then(Value::as_text)
-                    .and_then(|code| regfed_governance::Region::parse(code).ok())
-                    .is_some_and(|r| regions.is_within(&r, scope));
-                if !within {
-                    continue;
-                }
-            }
-            records.push(record);
         }
     }
-    Ok(QueryPage {
-        records,
-        cursor: last.to_string(),
-        more,
-    })
+    Ok(())
+}
+
+/// Up to `limit` accepted changes after `after`, with the version each one made: the next
+/// upward batch. Changes are contiguous from `after + 1`.
+pub fn outbox_batch(
+    store: &Store,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<(OutboxEntry, VersionRecord)>, ReadError> {
+    let mut batch = Vec::new();
+    for_changes_after(store, after, |change| {
+        let record =
+            version(store, &change.dataset, &change.key, change.version)?.ok_or_else(|| {
+                ReadError::Missing(format!(
+                    "version {} of {} {} named by change {}",
+                    change.version, change.dataset, change.key, change.seq
+                ))
+            })?;
+        batch.push((change, record));
+        Ok(batch.len() < limit)
+    })?;
+    Ok(batch)
+}
+
+/// The highest change sequence number committed here.
+pub fn last_seq(store: &Store) -> Result<u64, ReadError> {
+    Ok(get::<u64>(store, keys::NEXT_SEQ)?.unwrap_or(1) - 1)
+}
+
+/// The highest change the parent acknowledged, as replicated here.
+pub fn parent_acked(store: &Store) -> Result<u64, ReadError> {
+    Ok(get(store, keys::ACKED_SEQ)?.unwrap_or(0))
+}
+
+/// The highest notice from the parent applied here.
+pub fn notices_applied(store: &Store) -> Result<u64, ReadError> {
+    Ok(get(store, keys::NOTICES_APPLIED)?.unwrap_or(0))
+}
+
+/// The child's changes committed here.
+pub fn link_high_water(store: &Store, child: &str) -> Result<u64, ReadError> {
+    Ok(get(store, &keys::link_high_water(child))?.unwrap_or(0))
+}
+
+/// Notices for a child after `after`, at most `limit`.
+pub fn notices_after(
+    store: &Store,
+    child: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<crate::state::model::Notice>, ReadError> {
+    let start = keys::notice(child, after.saturating_add(1));
+    let end = keys::prefix_end(&keys::notice_prefix(child));
+    store
+        .scan_range(&start, &end)
+        .take(limit)
+        .map(|r| {
+            let (k, v) = r?;
+            decode(&k, &v)
+        })
+        .collect()
 }
 
 /// The rectification queue, optionally of one department, open entries only unless

@@ -1,0 +1,338 @@
+//! The parent's side of a federation link: a child's batches are re-checked with this
+//! node's own rule pack, committed once each (with the child's new high-water mark, in one
+//! command) and acknowledged; notices for the child's subtree go down the same stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use regfed_governance::{govern, Context, Op, RawRecord, Region, RegionTable, Tier};
+use regfed_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::auth::authorize_child;
+use super::internal;
+use crate::convert;
+use crate::metrics::Metrics;
+use crate::node::{now_millis, Node};
+use crate::state::command::{Command, CommandResponse, GovernedRecord, SyncBatch, SyncRecord};
+use crate::state::model::RaisedBy;
+use crate::state::read::{self, StoreLookup};
+use crate::state::{china_day, Origin};
+
+/// Notices sent in one read of the store.
+const NOTICE_PAGE: usize = 500;
+
+#[derive(Clone)]
+pub struct FederationService {
+    node: Arc<Node>,
+}
+
+impl FederationService {
+    pub fn new(node: Arc<Node>) -> Self {
+        FederationService { node }
+    }
+}
+
+type Down = Result<pb::LinkDown, Status>;
+
+fn down(msg: pb::link_down::Msg) -> Down {
+    Ok(pb::LinkDown { msg: Some(msg) })
+}
+
+#[tonic::async_trait]
+impl pb::federation_server::Federation for FederationService {
+    type LinkStream = Pin<Box<dyn Stream<Item = Down> + Send>>;
+
+    #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
+    async fn link(
+        &self,
+        request: Request<Streaming<pb::LinkUp>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let node = self.node.clone();
+        let (identity, child) = authorize_child(&node.config, &request).inspect_err(|_| {
+            Metrics::add(&node.metrics.rpc_denied_total, 1);
+        })?;
+        let mut inbound = request.into_inner();
+        let hello = match inbound.message().await? {
+            Some(pb::LinkUp {
+                msg: Some(pb::link_up::Msg::Hello(h)),
+            }) => h,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "a federation link starts with a hello message",
+                ))
+            }
+        };
+        let child_name = child.to_string();
+        let store = node.store.clone();
+        let high_water = {
+            let (store, child) = (store.clone(), child_name.clone());
+            tokio::task::spawn_blocking(move || read::link_high_water(&store, &child))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?
+        };
+        tracing::info!(child = %child, peer = %identity.to_uri(), high_water, notices_applied = hello.notices_applied, "Child linked.");
+        let (tx, rx) = mpsc::channel::<Down>(32);
+        let _ = tx
+            .send(down(pb::link_down::Msg::Welcome(pb::LinkWelcome {
+                node: node.config.id.clone(),
+                tier: node.config.tier.as_str().to_string(),
+                region: node.config.region.to_string(),
+                acked_seq: high_water,
+            })))
+            .await;
+
+        // Notices down, from what the child says it applied.
+        let (acked_tx, acked_rx) = tokio::sync::watch::channel(hello.notices_applied);
+        tokio::spawn(send_notices(
+            node.clone(),
+            child_name.clone(),
+            hello.notices_applied,
+            acked_rx,
+            tx.clone(),
+        ));
+        // Batches up, one at a time, in order.
+        let actor = identity.to_uri();
+        tokio::spawn(async move {
+            loop {
+                let message = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(status) => {
+                        tracing::info!(child = %child, error = %crate::client::status_message(&status), "Child link ended.");
+                        break;
+                    }
+                };
+                match message.msg {
+                    Some(pb::link_up::Msg::Batch(batch)) => {
+                        let answer = commit_batch(&node, child, &actor, batch).await;
+                        let failed = answer.is_err();
+                        if let Err(status) = &answer {
+                            tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
+                        }
+                        if tx
+                            .send(answer.map(|a| pb::LinkDown {
+                                msg: Some(pb::link_down::Msg::Ack(a)),
+                            }))
+                            .await
+                            .is_err()
+                            || failed
+                        {
+                            break;
+                        }
+                    }
+                    Some(pb::link_up::Msg::NoticeAck(ack)) => {
+                        acked_tx.send_if_modified(|v| {
+                            let newer = ack.up_to > *v;
+                            *v = (*v).max(ack.up_to);
+                            newer
+                        });
+                    }
+                    Some(pb::link_up::Msg::Hello(_)) | None => {
+                        let _ = tx
+                            .send(Err(Status::invalid_argument(
+                                "unexpected message on an open link (a second hello, or empty)",
+                            )))
+                            .await;
+                        break;
+                    }
+                }
+            }
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// Sends the child's notices in order, waking when this node applies something new, until
+/// the link closes.
+async fn send_notices(
+    node: Arc<Node>,
+    child: String,
+    mut sent: u64,
+    acked: tokio::sync::watch::Receiver<u64>,
+    tx: mpsc::Sender<Down>,
+) {
+    let mut applied = node.raft.metrics();
+    loop {
+        // A reconnect starts again from what the child applied; within a stream the
+        // notices go out once each.
+        sent = sent.max(*acked.borrow());
+        let page = {
+            let (store, child) = (node.store.clone(), child.clone());
+            tokio::task::spawn_blocking(move || {
+                read::notices_after(&store, &child, sent, NOTICE_PAGE)
+            })
+            .await
+        };
+        let page = match page {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(internal(e))).await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(internal(e))).await;
+                return;
+            }
+        };
+        if page.is_empty() {
+            tokio::select! {
+                changed = applied.changed() => if changed.is_err() { return },
+                _ = tx.closed() => return,
+            }
+            continue;
+        }
+        for notice in page {
+            sent = notice.seq;
+            let msg = pb::link_down::Msg::Notice(convert::link::notice_to_pb(&notice));
+            if tx.send(down(msg)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Re-checks and commits one batch of the child's changes; answers the ack.
+async fn commit_batch(
+    node: &Arc<Node>,
+    child: Region,
+    actor: &str,
+    batch: pb::UpBatch,
+) -> Result<pb::UpAck, Status> {
+    let config = &node.config;
+    let regions = RegionTable::builtin();
+    if batch.last_seq < batch.first_seq
+        || batch.records.len() as u64 > batch.last_seq - batch.first_seq + 1
+    {
+        return Err(Status::invalid_argument(format!(
+            "batch {}..={} does not match its {} records",
+            batch.first_seq,
+            batch.last_seq,
+            batch.records.len()
+        )));
+    }
+    let mut prepared = Vec::with_capacity(batch.records.len());
+    for r in batch.records {
+        if r.seq < batch.first_seq || r.seq > batch.last_seq {
+            return Err(Status::invalid_argument(format!(
+                "change {} lies outside its batch {}..={}",
+                r.seq, batch.first_seq, batch.last_seq
+            )));
+        }
+        let origin = Region::parse(&r.origin_region).ok();
+        let within = origin.is_some_and(|o| {
+            Tier::of(&o) == Tier::City
+                && regions.contains_region(&o)
+                && regions.is_within(&o, &child)
+        });
+        if !within {
+            return Err(Status::permission_denied(format!(
+                "change {} ({} {}) comes from region {:?}, which is not a city within {child}; \
+                 a child may only carry records of its own region",
+                r.seq, r.dataset, r.key, r.origin_region
+            )));
+        }
+        let Some(spec) = config.pack.dataset(&r.dataset) else {
+            return Err(super::unknown_dataset(&config.pack, &r.dataset));
+        };
+        let op = Op::parse(&r.op).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "change {}: op {:?} is neither upsert nor delete",
+                r.seq, r.op
+            ))
+        })?;
+        let key_field = spec.key.clone();
+        prepared.push((r, op, key_field));
+    }
+
+    let received_at = now_millis();
+    let governing = node.clone();
+    let records = tokio::task::spawn_blocking(move || {
+        let config = &governing.config;
+        let lookup = StoreLookup::new(&governing.store, &config.departments);
+        let today = china_day(received_at);
+        prepared
+            .into_iter()
+            .map(|(r, op, key_field)| {
+                let mut fields = convert::value::fields_from_pb_list(r.fields);
+                if op == Op::Delete && !fields.contains_key(&key_field) {
+                    fields.insert(key_field.clone(), r.key.clone().into());
+                }
+                let ctx = Context {
+                    pack: &config.pack,
+                    regions: RegionTable::builtin(),
+                    node_region: &config.region,
+                    today,
+                    submitter: Some(&r.origin_department),
+                    lookup: &lookup,
+                };
+                let verdict = govern(&ctx, &r.dataset, &RawRecord::new(op, fields));
+                let source = format!("change {} of {}", r.seq, r.origin_region);
+                SyncRecord {
+                    seq: r.seq,
+                    dataset: r.dataset,
+                    key_field,
+                    origin: Origin {
+                        region: r.origin_region,
+                        department: r.origin_department,
+                    },
+                    origin_version: r.version,
+                    reported_at: r.reported_at_ms,
+                    hops: r.hops.into_iter().map(convert::link::hop_from_pb).collect(),
+                    record: GovernedRecord::new(verdict, source),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| Status::internal(format!("governance task failed: {e}")))?;
+
+    let command = SyncBatch {
+        child: child.to_string(),
+        actor: actor.to_string(),
+        first_seq: batch.first_seq,
+        last_seq: batch.last_seq,
+        raised_by: RaisedBy {
+            tier: config.tier.as_str().to_string(),
+            region: config.region.to_string(),
+        },
+        received_at,
+        deadline_days: config.pack.timeliness_deadline_days(),
+        pack: config.pack.id(),
+        records,
+    };
+    let written = node
+        .raft
+        .client_write(Command::Sync(Arc::new(command)))
+        .await
+        .map_err(|e| super::submit::raft_status(config, e))?;
+    let CommandResponse::Sync(outcome) = written.data else {
+        return Err(Status::internal(
+            "the state machine answered a batch with nothing",
+        ));
+    };
+    if outcome.high_water < batch.last_seq {
+        return Err(Status::failed_precondition(format!(
+            "batch {}..={} does not follow change {}, the last one committed here; resume after it",
+            batch.first_seq, batch.last_seq, outcome.high_water
+        )));
+    }
+    let metrics = &node.metrics;
+    Metrics::add(&metrics.records_accepted_total, u64::from(outcome.accepted));
+    Metrics::add(&metrics.records_rejected_total, u64::from(outcome.rejected));
+    Metrics::add(
+        &metrics.records_unchanged_total,
+        u64::from(outcome.unchanged),
+    );
+    Ok(pb::UpAck {
+        last_seq: outcome.high_water,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        unchanged: outcome.unchanged,
+        duplicate: outcome.duplicate,
+    })
+}
