@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use regfed_pki::{write_identity_dir, Ca, Identity, Role, Tier};
 use regfed_sample::Department;
 
+#[derive(Clone, Debug)]
 pub struct LocalNode {
     pub dir: PathBuf,
     pub id: String,

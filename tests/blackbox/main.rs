@@ -7,6 +7,8 @@ mod harness;
 mod cli;
 mod crash;
 mod federation;
+mod federation_faults;
+mod federation_refusals;
 mod ingest;
 mod proxy;
 mod security;
