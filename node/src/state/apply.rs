@@ -636,10 +636,17 @@ impl<'a> Applier<'a> {
             // Nothing to hold against the record: it agrees with the holder, or the
             // origin withdraws it. An open conflict of this origin is resolved.
             if let Some(mut q) = open {
+                let waited = ((a.received_at - q.raised_at).max(0) / 1000) as u64;
                 q.status = QueueStatus::Rectified;
                 q.rectified_at = Some(a.received_at);
                 q.rectified_version = Some(up.origin_version);
                 self.write(queue_key, &q);
+                self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+                    c.submitted += 1;
+                    c.accepted += 1;
+                    c.rectified += 1;
+                    c.rectification.record(waited);
+                })?;
                 self.send_notice(
                     up.child,
                     Notice {
