@@ -73,7 +73,10 @@ impl Node {
             raft_leader: leader,
             raft_members: members,
             outbox_pending: pending,
-            parent_connected: self.link.connected.load(std::sync::atomic::Ordering::Relaxed),
+            parent_connected: self
+                .link
+                .connected
+                .load(std::sync::atomic::Ordering::Relaxed),
             parent_acked: self.link.acked.load(std::sync::atomic::Ordering::Relaxed),
             records: records.into_iter().collect(),
             queue_open,

@@ -10,6 +10,7 @@ mod serve;
 mod stats;
 mod status;
 pub mod submit;
+pub mod topology;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Write realistic sample data files (with a chosen share of defects).
     Sample(sample::SampleArgs),
+    /// Write a federation from a topology spec: CA, node configurations and certificates,
+    /// department and operator identities. Rerunning it keeps what exists.
+    Topology(topology::TopologyArgs),
     /// Start a local node with generated certificates and load sample data into it.
     Demo(demo::DemoArgs),
     /// Measure governance, end-to-end ingest and the raw sled limit.
@@ -94,6 +98,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(a) => stats::run(a).await,
         Command::Status(a) => status::run(a).await,
         Command::Sample(a) => sample::run(a),
+        Command::Topology(a) => topology::run(a),
         Command::Demo(a) => demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
     }

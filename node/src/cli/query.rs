@@ -43,6 +43,10 @@ pub fn record_json(r: &pb::StoredRecord) -> serde_json::Value {
         "fields": fields,
         "origin": {"region": r.origin_region, "department": r.origin_department},
         "reported_at": r.reported_at,
+        "hops": r.hops.iter().map(|h| json!({
+            "tier": h.tier, "region": h.region,
+            "received_at": crate::state::rfc3339_millis(h.received_at_ms),
+        })).collect::<Vec<_>>(),
     })
 }
 

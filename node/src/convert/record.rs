@@ -4,12 +4,24 @@ use regfed_governance::DatasetSpec;
 use regfed_proto::v1 as pb;
 
 use super::issue::{change_to_pb, issue_to_pb};
+use super::link::hop_to_pb;
 use super::value::fields_to_pb;
 use crate::state::command::RecordOutcome;
+use crate::state::model::Hop;
 use crate::state::{rfc3339, VersionRecord};
 
 /// A stored version as a query answers it, with identity numbers masked.
-pub fn stored_to_pb(record: &VersionRecord, spec: Option<&DatasetSpec>) -> pb::StoredRecord {
+/// `tier` and `region` are the answering node's, whose receipt ends the record's hops.
+pub fn stored_to_pb(
+    record: &VersionRecord,
+    spec: Option<&DatasetSpec>,
+    here: &Hop,
+) -> pb::StoredRecord {
+    let mut hops: Vec<pb::Hop> = record.hops.iter().map(hop_to_pb).collect();
+    hops.push(pb::Hop {
+        received_at_ms: record.submitted_at,
+        ..hop_to_pb(here)
+    });
     let fields = match spec {
         Some(spec) => spec.mask(&record.fields),
         None => record.fields.clone(),
@@ -23,6 +35,7 @@ pub fn stored_to_pb(record: &VersionRecord, spec: Option<&DatasetSpec>) -> pb::S
         origin_region: record.origin.region.clone(),
         origin_department: record.origin.department.clone(),
         reported_at: rfc3339(record.reported_at),
+        hops,
     }
 }
 

@@ -152,6 +152,11 @@ impl pb::regfed_server::Regfed for RegfedService {
             other => internal(other),
         })?;
         let spec = pack.dataset(&dataset);
+        let here = crate::state::model::Hop {
+            tier: self.node.config.tier.as_str().to_string(),
+            region: self.node.config.region.to_string(),
+            received_at: 0,
+        };
         let records = page
             .records
             .iter()
@@ -160,7 +165,7 @@ impl pb::regfed_server::Regfed for RegfedService {
                     .as_deref()
                     .is_none_or(|d| r.origin.department == d)
             })
-            .map(|r| convert::record::stored_to_pb(r, spec))
+            .map(|r| convert::record::stored_to_pb(r, spec, &here))
             .collect();
         Ok(Response::new(pb::QueryResponse {
             records,

@@ -4,8 +4,8 @@ use regfed_governance::{Change, Fields, Issue, Op, PackId, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Hop, Notice, RaisedBy, Status};
-use super::Origin;
 use super::Millis;
+use super::Origin;
 
 /// One state change, proposed by the leader and applied by every replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,6 +28,13 @@ pub fn china_day(at: Millis) -> chrono::NaiveDate {
         .unwrap_or_default()
 }
 
+/// RFC 3339 text of a timestamp, UTC, millisecond precision.
+pub fn rfc3339_millis(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// RFC 3339 text of a timestamp, UTC, second precision.
 pub fn rfc3339(at: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(at)
