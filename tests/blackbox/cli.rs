@@ -299,11 +299,14 @@ fn demo_runs_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
-        "accepted",
-        "rejected",
-        "corrections accepted",
+        "accepted item",
+        "the national centre holds",
+        "notice at yichang",
+        "notice at shenzhen",
+        "the notice at yichang is resolved",
+        "the notice at shenzhen is resolved",
         "still rejected 0",
-        "Indicators for 420100",
+        "Indicators for 100000",
         "Try next",
     ] {
         assert!(
@@ -312,7 +315,12 @@ fn demo_runs_end_to_end() {
         );
     }
     assert!(
+        !stdout.contains("so far"),
+        "the centre did not catch up:\n{stdout}"
+    );
+    assert!(
         dir.path().join("demo/identities").is_dir()
-            && dir.path().join("demo/nodes/wuhan-1/node.toml").is_file()
+            && dir.path().join("demo/nodes/wuhan/node.toml").is_file()
+            && dir.path().join("demo/nodes/national/node.toml").is_file()
     );
 }

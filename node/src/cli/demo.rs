@@ -167,14 +167,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     println!("\n== 4. The departments correct their records; the corrections go up");
-    let mut fixed_total = 0;
+    let (mut fixed_total, mut still_rejected) = (0, 0);
     for (city, set) in cities.iter().zip(&sets) {
         let fixed = local::load_samples(city, set, SampleForm::CorrectedDefectsOnly).await?;
-        fixed_total += fixed
-            .results
-            .values()
-            .filter(|r| r.status == "accepted")
-            .count();
+        let count = |s: &str| fixed.results.values().filter(|r| r.status == s).count();
+        fixed_total += count("accepted");
+        still_rejected += count("rejected");
     }
     for (city, subject) in [(yichang, first), (shenzhen, second)] {
         let name = subject
@@ -186,7 +184,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .to_string();
         register_subject(city, subject, &name).await?;
     }
-    println!("  {fixed_total} corrections accepted at the cities");
+    println!("  {fixed_total} corrections accepted at the cities, still rejected {still_rejected}");
     for (city, key, tier) in [
         (yichang, &first.key, "province"),
         (shenzhen, &second.key, "national"),
