@@ -72,7 +72,12 @@ impl Node {
             raft_role: role.to_string(),
             raft_leader: leader,
             raft_members: members,
-            outbox_pending: pending,
+            // Only a node with a parent tier has anything to ship.
+            outbox_pending: if self.config.parent.is_some() {
+                pending
+            } else {
+                0
+            },
             parent_connected: self
                 .link
                 .connected

@@ -56,6 +56,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure governance, end-to-end ingest and the raw sled limit.
     Bench(crate::bench::BenchArgs),
+    /// Measure the federation: upward sync and backlog drain, city -> national latency,
+    /// beside the raw gRPC and raw sled limits.
+    BenchSync(crate::bench_sync::SyncBenchArgs),
 }
 
 /// Where a client command connects and as whom.
@@ -101,6 +104,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Topology(a) => topology::run(a),
         Command::Demo(a) => demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
+        Command::BenchSync(a) => crate::bench_sync::run(a).await,
     }
 }
 

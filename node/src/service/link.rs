@@ -6,7 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use regfed_governance::{govern, Context, Op, RawRecord, Region, RegionTable, Tier};
+use std::collections::HashMap;
+
+use regfed_governance::{
+    govern, Context, Fields, Lookup, Op, RawRecord, Region, RegionTable, Tier,
+};
 use regfed_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
@@ -196,6 +200,40 @@ async fn send_notices(
     }
 }
 
+/// What governance sees while re-checking a batch: the store, overlaid with the records
+/// accepted earlier in the same batch (a child's items come before the actions that name
+/// them, often in one batch).
+struct BatchLookup<'a, 'b> {
+    inner: &'a StoreLookup<'b>,
+    /// By data set and key: the accepted fields, or `None` for a delete.
+    earlier: HashMap<(String, String), Option<Fields>>,
+}
+
+impl Lookup for BatchLookup<'_, '_> {
+    fn department(&self, code: &str) -> Option<String> {
+        self.inner.department(code)
+    }
+    fn is_department(&self, code: &str) -> bool {
+        self.inner.is_department(code)
+    }
+    fn accepted(&self, dataset: &str, key: &str) -> Option<Fields> {
+        match self.earlier.get(&(dataset.to_string(), key.to_string())) {
+            Some(fields) => fields.clone(),
+            None => self.inner.accepted(dataset, key),
+        }
+    }
+    fn visit_accepted(&self, dataset: &str, key: &str, visit: &mut dyn FnMut(&Fields)) -> bool {
+        match self.earlier.get(&(dataset.to_string(), key.to_string())) {
+            Some(Some(fields)) => {
+                visit(fields);
+                true
+            }
+            Some(None) => false,
+            None => self.inner.visit_accepted(dataset, key, visit),
+        }
+    }
+}
+
 /// Re-checks and commits one batch of the child's changes; answers the ack.
 async fn commit_batch(
     node: &Arc<Node>,
@@ -253,7 +291,11 @@ async fn commit_batch(
     let governing = node.clone();
     let records = tokio::task::spawn_blocking(move || {
         let config = &governing.config;
-        let lookup = StoreLookup::new(&governing.store, &config.departments);
+        let store_lookup = StoreLookup::new(&governing.store, &config.departments);
+        let mut lookup = BatchLookup {
+            inner: &store_lookup,
+            earlier: HashMap::new(),
+        };
         let today = china_day(received_at);
         prepared
             .into_iter()
@@ -271,6 +313,11 @@ async fn commit_batch(
                     lookup: &lookup,
                 };
                 let verdict = govern(&ctx, &r.dataset, &RawRecord::new(op, fields));
+                // Later records of the batch may reference this one.
+                let live = (verdict.accepted() && op == Op::Upsert).then(|| verdict.fields.clone());
+                lookup
+                    .earlier
+                    .insert((r.dataset.clone(), verdict.key.clone()), live);
                 let source = format!("change {} of {}", r.seq, r.origin_region);
                 SyncRecord {
                     seq: r.seq,

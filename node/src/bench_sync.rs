@@ -1,0 +1,429 @@
+//! `regfed bench-sync`: the federation's figures, measured in one run on this machine.
+//!
+//! A city accumulates a backlog while its province is down; the province comes up and the
+//! backlog drains (upward sync records/s, the province committing durably); then a steady
+//! load runs through city -> province -> national and each record's hops give the
+//! end-to-end latency. Beside them, on the same bytes: the raw gRPC batch throughput over
+//! mutual TLS (a parent that only acknowledges) and the raw sled limit (batched insert +
+//! sync).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use futures::Stream;
+use prost::Message as _;
+use regfed_proto::v1 as pb;
+use regfed_sample::{action_stream, generate, Sample, SampleConfig};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::cli::submit::{send, Outgoing};
+use crate::config::Config;
+use crate::federation::{self, NodePlan};
+use crate::local::{self, LocalNode, SampleForm};
+use crate::store::{Store, StoreOptions, WriteSet};
+use regfed_pki::{Tier, TlsMaterial};
+
+#[derive(Args, Debug)]
+pub struct SyncBenchArgs {
+    /// Actions accumulated at the city while its province is down, then drained.
+    #[arg(long, default_value_t = 100_000)]
+    pub backlog: usize,
+    /// Actions per second of the steady load whose latency is measured.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: usize,
+    /// Seconds of steady load.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Records per upward batch (and per raw batch).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Seconds the backlog may take to reach the national centre.
+    #[arg(long, default_value_t = 1800)]
+    pub drain_timeout_secs: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn per_second(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+async fn status(node: &LocalNode) -> anyhow::Result<pb::StatusResponse> {
+    let mut client = crate::client::connect(&[node.addr.to_string()], &node.operator).await?;
+    Ok(client.status(pb::StatusRequest {}).await?.into_inner())
+}
+
+/// Submits `samples` at `node`, each by its department, two clients per department.
+async fn submit_all(node: &LocalNode, samples: Vec<Sample>, batch: usize) -> anyhow::Result<usize> {
+    let mut by_dept: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
+    for s in samples {
+        by_dept
+            .entry(s.department.clone().unwrap_or_default())
+            .or_default()
+            .push(Outgoing {
+                record: s.record,
+                source: s.key,
+            });
+    }
+    let mut tasks = Vec::new();
+    for (dept, mut records) in by_dept {
+        let identity = node
+            .departments
+            .iter()
+            .find(|(d, _)| d.code == dept)
+            .map(|(_, p)| p.clone())
+            .context("a sample department has no identity")?;
+        let half = records.len() / 2;
+        for part in [records.split_off(half), records] {
+            let (nodes, identity) = (vec![node.addr.to_string()], identity.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut client = crate::client::connect(&nodes, &identity).await?;
+                send(&mut client, "action", None, &part, batch).await
+            }));
+        }
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await??.count("accepted");
+    }
+    Ok(accepted)
+}
+
+/// A parent that acknowledges every batch and does nothing else: the gRPC limit.
+struct AckOnly;
+
+#[tonic::async_trait]
+impl pb::federation_server::Federation for AckOnly {
+    type LinkStream = Pin<Box<dyn Stream<Item = Result<pb::LinkDown, Status>> + Send>>;
+
+    async fn link(
+        &self,
+        request: Request<Streaming<pb::LinkUp>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            while let Ok(Some(m)) = inbound.message().await {
+                if let Some(pb::link_up::Msg::Batch(b)) = m.msg {
+                    let ack = pb::LinkDown {
+                        msg: Some(pb::link_down::Msg::Ack(pb::UpAck {
+                            last_seq: b.last_seq,
+                            accepted: b.records.len() as u32,
+                            ..Default::default()
+                        })),
+                    };
+                    if tx.send(Ok(ack)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+/// Streams `batches` to an acknowledge-only parent over mutual TLS with a window of 4;
+/// answers records/s.
+async fn raw_grpc(
+    server_tls: &TlsMaterial,
+    client_tls: &TlsMaterial,
+    batches: &[pb::UpBatch],
+) -> anyhow::Result<f64> {
+    let addr = local::free_port()?;
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            &server_tls.cert_pem,
+            &server_tls.key_pem,
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(&server_tls.ca_pem));
+    let server = tonic::transport::Server::builder()
+        .tls_config(tls)?
+        .add_service(
+            pb::federation_server::FederationServer::new(AckOnly)
+                .max_decoding_message_size(crate::client::MAX_MESSAGE_BYTES),
+        )
+        .serve(addr);
+    let server = tokio::spawn(server);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let channel = crate::client::connect_channel(&[addr.to_string()], client_tls).await?;
+    let mut client = pb::federation_client::FederationClient::new(channel)
+        .max_encoding_message_size(crate::client::MAX_MESSAGE_BYTES);
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::LinkUp>(8);
+    let records: usize = batches.iter().map(|b| b.records.len()).sum();
+    let started = Instant::now();
+    let mut inbound = client
+        .link(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut acked = 0;
+    let mut sent = 0;
+    while acked < batches.len() {
+        while sent < batches.len() && sent - acked < 4 {
+            tx.send(pb::LinkUp {
+                msg: Some(pb::link_up::Msg::Batch(batches[sent].clone())),
+            })
+            .await?;
+            sent += 1;
+        }
+        inbound.message().await?.context("the raw parent closed")?;
+        acked += 1;
+    }
+    let rate = per_second(records, started.elapsed());
+    server.abort();
+    Ok(rate)
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let plan = vec![
+        NodePlan::new("national", Tier::National, "100000", 0)?,
+        NodePlan::new("hubei", Tier::Province, "420000", 0)?,
+        NodePlan::new("wuhan", Tier::City, "420100", 3)?,
+    ];
+    let nodes = federation::prepare(dir.path(), &plan, "")?;
+    let (national, hubei, wuhan) = (&nodes[0], &nodes[1], &nodes[2]);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let start = |node: &LocalNode| -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+        let config = Config::load(&node.config_path)?;
+        let mut stop = stop_rx.clone();
+        Ok(tokio::spawn(crate::node::run(config, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })))
+    };
+    let mut servers = vec![start(wuhan)?];
+    local::wait_ready(wuhan, Duration::from_secs(30)).await?;
+
+    let today = crate::state::china_day(crate::node::now_millis());
+    let depts = wuhan.departments.iter().map(|(d, _)| d.clone()).collect();
+    let mut cfg = SampleConfig::small(&wuhan.region, depts, today);
+    cfg.defect_rate = 0.0;
+    let refs = generate(&cfg);
+    local::load_samples(wuhan, &refs, SampleForm::AsSubmitted).await?;
+
+    // 1. The backlog, accumulated while the province is down.
+    let samples = action_stream(&cfg, &refs, 1, args.backlog);
+    let started = Instant::now();
+    let accepted = submit_all(wuhan, samples, args.batch).await?;
+    let ingest_rate = per_second(accepted, started.elapsed());
+    let backlog = status(wuhan).await?.outbox_pending as usize;
+    anyhow::ensure!(
+        accepted == args.backlog,
+        "only {accepted} of {} generated valid actions were accepted at the city",
+        args.backlog
+    );
+
+    // 2. The same bytes through the two limits.
+    let up_batches: Vec<pb::UpBatch> = {
+        let samples = action_stream(&cfg, &refs, 1, args.backlog.min(50_000));
+        let received_at = crate::node::now_millis();
+        samples
+            .chunks(args.batch)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let first = (i * args.batch) as u64 + 1;
+                pb::UpBatch {
+                    first_seq: first,
+                    last_seq: first + chunk.len() as u64 - 1,
+                    records: chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(j, s)| pb::UpRecord {
+                            seq: first + j as u64,
+                            dataset: "action".into(),
+                            key: s.key.clone(),
+                            version: 1,
+                            op: "upsert".into(),
+                            fields: crate::convert::value::fields_to_pb_list(&s.record.fields),
+                            origin_region: wuhan.region.clone(),
+                            origin_department: s.department.clone().unwrap_or_default(),
+                            reported_at_ms: received_at,
+                            hops: vec![pb::Hop {
+                                tier: "city".into(),
+                                region: wuhan.region.clone(),
+                                received_at_ms: received_at,
+                            }],
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    };
+    let raw_records: usize = up_batches.iter().map(|b| b.records.len()).sum();
+    let hubei_tls = TlsMaterial::load_dir(&hubei.dir.join("nodes").join(&hubei.id))?;
+    let wuhan_tls = TlsMaterial::load_dir(&wuhan.dir.join("nodes").join(&wuhan.id))?;
+    let grpc_rate = raw_grpc(&hubei_tls, &wuhan_tls, &up_batches).await?;
+    let raw_dir = tempfile::tempdir()?;
+    let store = Store::open(raw_dir.path(), &StoreOptions::default())?;
+    let started = Instant::now();
+    for b in &up_batches {
+        let mut set = WriteSet::default();
+        for r in &b.records {
+            set.put(format!("raw/{}", r.key).into_bytes(), r.encode_to_vec());
+        }
+        store.commit(set)?;
+        store.sync()?;
+    }
+    let sled_rate = per_second(raw_records, started.elapsed());
+    let record_bytes = up_batches
+        .iter()
+        .flat_map(|b| &b.records)
+        .map(|r| r.encoded_len())
+        .sum::<usize>()
+        / raw_records.max(1);
+    drop(store);
+
+    // 3. The province comes up: the backlog drains to it (and on to the centre).
+    let started = Instant::now();
+    servers.push(start(hubei)?);
+    servers.push(start(national)?);
+    let mut drained_at = None;
+    let target: u64 = status(wuhan).await?.records.values().sum();
+    let national_at = loop {
+        if drained_at.is_none() && status(wuhan).await?.outbox_pending == 0 {
+            drained_at = Some(started.elapsed());
+        }
+        let held: u64 = status(national)
+            .await
+            .map(|s| s.records.values().sum())
+            .unwrap_or(0);
+        if held >= target {
+            break started.elapsed();
+        }
+        let rejected =
+            match crate::client::connect(&[hubei.addr.to_string()], &hubei.operator).await {
+                Ok(mut client) => client
+                    .issues(pb::IssuesRequest::default())
+                    .await
+                    .map(|r| r.into_inner().entries)
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+        if let Some(e) = rejected.first() {
+            anyhow::bail!(
+                "the province rejected {} generated valid records, e.g. {} {}: {:?}",
+                rejected.len(),
+                e.dataset,
+                e.key,
+                e.issues
+            );
+        }
+        if started.elapsed() > Duration::from_secs(args.drain_timeout_secs) {
+            anyhow::bail!(
+                "the backlog did not drain within the drain timeout: city {:?}, province {:?}, national {:?}",
+                status(wuhan).await?,
+                status(hubei).await?,
+                status(national).await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let drained_at = drained_at.unwrap_or(national_at);
+    let drain_rate = per_second(backlog, drained_at);
+
+    // 4. Steady load: `rate` actions a second, in tenths of a second.
+    let per_tick = (args.rate / 10).max(1);
+    let ticks = args.seconds * 10;
+    let steady = action_stream(
+        &cfg,
+        &refs,
+        args.backlog as u64 + 1,
+        per_tick * ticks as usize,
+    );
+    let keys: BTreeSet<String> = steady.iter().map(|s| s.key.clone()).collect();
+    let mut interval = tokio::time::interval(Duration::from_millis(100));
+    let mut chunks = steady.chunks(per_tick);
+    let mut tasks = Vec::new();
+    for _ in 0..ticks {
+        interval.tick().await;
+        let Some(chunk) = chunks.next() else { break };
+        let (node, chunk) = (wuhan.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            submit_all(&node, chunk, usize::MAX).await
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let target: u64 = status(wuhan).await?.records.values().sum();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(national).await?.records.values().sum::<u64>() < target {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the steady load did not reach the centre within 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut client =
+        crate::client::connect(&[national.addr.to_string()], &national.operator).await?;
+    let mut latencies = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = client
+            .query(pb::QueryRequest {
+                dataset: "action".into(),
+                after: after.clone(),
+                limit: 10_000,
+                region: String::new(),
+            })
+            .await?
+            .into_inner();
+        for r in page.records.iter().filter(|r| keys.contains(&r.key)) {
+            if let (Some(first), Some(last)) = (r.hops.first(), r.hops.last()) {
+                latencies.push(last.received_at_ms - first.received_at_ms);
+            }
+        }
+        after = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    latencies.sort_unstable();
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    let _ = stop_tx.send(true);
+    for s in servers {
+        s.await??;
+    }
+
+    let limit = grpc_rate.min(sled_rate);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "city_ingest_records_per_sec": ingest_rate,
+                "backlog_records": backlog,
+                "sync_records_per_sec": drain_rate,
+                "backlog_to_national_secs": national_at.as_secs_f64(),
+                "raw_grpc_records_per_sec": grpc_rate,
+                "raw_sled_records_per_sec": sled_rate,
+                "sync_over_lesser_limit": drain_rate / limit,
+                "latency_ms": {"p50": p50, "p99": p99, "records": latencies.len(), "rate": args.rate},
+                "record_bytes_avg": record_bytes,
+                "batch": args.batch,
+            })
+        );
+    } else {
+        println!("city ingest          {ingest_rate:>10.0} records/s ({accepted} actions while the province was down)");
+        println!("upward sync          {drain_rate:>10.0} records/s: a backlog of {backlog} drained city -> province in {:.1} s (province committing durably); at the national centre after {:.1} s", drained_at.as_secs_f64(), national_at.as_secs_f64());
+        println!("raw gRPC limit       {grpc_rate:>10.0} records/s (the same batches over mutual TLS to a parent that only acknowledges; {record_bytes} bytes/record)");
+        println!("raw sled limit       {sled_rate:>10.0} records/s (the same records, batched insert + sync)");
+        println!(
+            "sync / lesser limit  {:>10.1}% (target >= 40%)",
+            100.0 * drain_rate / limit
+        );
+        println!("city -> national     p50 {p50} ms, p99 {p99} ms over {} records at {} records/s for {} s (target p99 < 1000 ms)", latencies.len(), args.rate, args.seconds);
+    }
+    Ok(())
+}
