@@ -285,16 +285,35 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         / raw_records.max(1);
     drop(store);
 
-    // 3. The province comes up: the backlog drains to it (and on to the centre).
+    // 3. The province comes up: the backlog drains to it (the centre still down, so the
+    //    province has the machine's two cores with the city); then the centre comes up
+    //    and the province's backlog drains to it.
+    let target: u64 = status(wuhan).await?.records.values().sum();
     let started = Instant::now();
     servers.push(start(hubei)?);
-    servers.push(start(national)?);
-    let mut drained_at = None;
-    let target: u64 = status(wuhan).await?.records.values().sum();
-    let national_at = loop {
-        if drained_at.is_none() && status(wuhan).await?.outbox_pending == 0 {
-            drained_at = Some(started.elapsed());
+    let deadline = Duration::from_secs(args.drain_timeout_secs);
+    loop {
+        if status(wuhan).await?.outbox_pending == 0 {
+            break;
         }
+        if started.elapsed() > deadline {
+            anyhow::bail!(
+                "the backlog did not drain to the province within {deadline:?}: city {:?}",
+                status(wuhan).await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained_at = started.elapsed();
+    let drain_rate = per_second(backlog, drained_at);
+    let province_held: u64 = status(hubei).await?.records.values().sum();
+    anyhow::ensure!(
+        province_held == target,
+        "the province holds {province_held} records, the city {target}: generated valid records were rejected above"
+    );
+    let started = Instant::now();
+    servers.push(start(national)?);
+    let national_at = loop {
         let held: u64 = status(national)
             .await
             .map(|s| s.records.values().sum())
@@ -302,36 +321,15 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         if held >= target {
             break started.elapsed();
         }
-        let rejected =
-            match crate::client::connect(&[hubei.addr.to_string()], &hubei.operator).await {
-                Ok(mut client) => client
-                    .issues(pb::IssuesRequest::default())
-                    .await
-                    .map(|r| r.into_inner().entries)
-                    .unwrap_or_default(),
-                Err(_) => Vec::new(),
-            };
-        if let Some(e) = rejected.first() {
+        if started.elapsed() > deadline {
             anyhow::bail!(
-                "the province rejected {} generated valid records, e.g. {} {}: {:?}",
-                rejected.len(),
-                e.dataset,
-                e.key,
-                e.issues
-            );
-        }
-        if started.elapsed() > Duration::from_secs(args.drain_timeout_secs) {
-            anyhow::bail!(
-                "the backlog did not drain within the drain timeout: city {:?}, province {:?}, national {:?}",
-                status(wuhan).await?,
-                status(hubei).await?,
+                "the backlog did not drain to the centre within {deadline:?}: national {:?}",
                 status(national).await?
             );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let drained_at = drained_at.unwrap_or(national_at);
-    let drain_rate = per_second(backlog, drained_at);
+    let national_rate = per_second(backlog, national_at);
 
     // 4. Steady load: `rate` actions a second, in tenths of a second.
     let per_tick = (args.rate / 10).max(1);
@@ -405,7 +403,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
                 "city_ingest_records_per_sec": ingest_rate,
                 "backlog_records": backlog,
                 "sync_records_per_sec": drain_rate,
-                "backlog_to_national_secs": national_at.as_secs_f64(),
+                "province_to_national_records_per_sec": national_rate,
                 "raw_grpc_records_per_sec": grpc_rate,
                 "raw_sled_records_per_sec": sled_rate,
                 "sync_over_lesser_limit": drain_rate / limit,
@@ -416,7 +414,8 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         );
     } else {
         println!("city ingest          {ingest_rate:>10.0} records/s ({accepted} actions while the province was down)");
-        println!("upward sync          {drain_rate:>10.0} records/s: a backlog of {backlog} drained city -> province in {:.1} s (province committing durably); at the national centre after {:.1} s", drained_at.as_secs_f64(), national_at.as_secs_f64());
+        println!("upward sync          {drain_rate:>10.0} records/s: a backlog of {backlog} drained city -> province in {:.1} s (province re-checking and committing durably)", drained_at.as_secs_f64());
+        println!("  and on up          {national_rate:>10.0} records/s: the province's backlog drained to the national centre in {:.1} s", national_at.as_secs_f64());
         println!("raw gRPC limit       {grpc_rate:>10.0} records/s (the same batches over mutual TLS to a parent that only acknowledges; {record_bytes} bytes/record)");
         println!("raw sled limit       {sled_rate:>10.0} records/s (the same records, batched insert + sync)");
         println!(

@@ -479,3 +479,21 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented example stays a valid configuration: every section and field known,
+    /// every value accepted (its TLS files aside, which a deployment provides).
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let text = include_str!("../../deploy/node.example.toml");
+        let raw: NodeConfig = toml::from_str(text).expect("the example parses");
+        let problems = Config::from_raw(raw, Path::new("/nonexistent")).expect_err("no TLS files");
+        assert!(
+            problems.iter().all(|p| p.starts_with("tls:")),
+            "only the TLS files are missing: {problems:?}"
+        );
+    }
+}

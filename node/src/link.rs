@@ -2,7 +2,6 @@
 //! under a bounded window, record the parent's acknowledgements, apply the notices that
 //! come down. Reconnects with backoff, resuming from the parent's high-water mark.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,9 +143,9 @@ async fn session(
     };
     let mut changes = node.raft.metrics();
     let mut sent = welcome.acked_seq;
-    let mut in_flight: VecDeque<u64> = VecDeque::new();
+    let mut window = regfed_sync::Window::new(parent.window);
     loop {
-        while in_flight.len() < parent.window {
+        while window.is_open() {
             let store = node.store.clone();
             let limit = parent.batch_records;
             let batch = blocking(move || read::outbox_batch(&store, sent, limit)).await?;
@@ -168,10 +167,10 @@ async fn session(
             .await
             .map_err(|_| anyhow!("the link closed while sending"))?;
             sent = last_seq;
-            in_flight.push_back(last_seq);
+            window.sent(last_seq);
             node.link.batches.fetch_add(1, Ordering::Relaxed);
         }
-        let window_open = in_flight.len() < parent.window;
+        let window_open = window.is_open();
         tokio::select! {
             message = inbound.message() => {
                 let message = message
@@ -179,13 +178,7 @@ async fn session(
                     .ok_or_else(|| anyhow!("the parent closed the link"))?;
                 match message.msg {
                     Some(pb::link_down::Msg::Ack(ack)) => {
-                        let before = in_flight.len();
-                        while in_flight.front().is_some_and(|l| *l <= ack.last_seq) {
-                            in_flight.pop_front();
-                        }
-                        if before == in_flight.len() && !ack.duplicate {
-                            bail!("the parent acknowledged change {}, which was not sent", ack.last_seq);
-                        }
+                        window.ack(ack.last_seq, ack.duplicate)?;
                         let records = u64::from(ack.accepted + ack.rejected + ack.unchanged);
                         node.link.records.fetch_add(records, Ordering::Relaxed);
                         node.link.acked.fetch_max(ack.last_seq, Ordering::Relaxed);

@@ -3,8 +3,8 @@
 //!
 //! A city node's accepted changes form one sequence in commit order, numbered from 1.
 //! The parent acknowledges a prefix of it; everything after the acknowledged number is
-//! the outbox still to ship. Batches, the flow-control window and rectification notices
-//! build on these types in the federation release.
+//! the outbox still to ship, in batches admitted by the parent against the child's
+//! high-water mark ([`admit`]) under a bounded [`Window`] of unacknowledged batches.
 //!
 //! Architecture invariant: this crate knows no transport and no storage engine.
 
@@ -88,6 +88,77 @@ pub enum AckError {
     Beyond { upto: u64, committed: u64 },
 }
 
+/// What a parent does with a child's batch `first..=last`, given the child's high-water
+/// mark (the last change of that child it committed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Apply the changes after `high_water` (a resent batch may overlap what was applied).
+    Apply { after: u64 },
+    /// Everything in it was committed before: acknowledge, apply nothing.
+    Duplicate,
+    /// It starts after a gap: apply nothing; the child resumes after `high_water`.
+    Gap,
+}
+
+pub fn admit(range: SeqRange, high_water: u64) -> Admission {
+    if range.last <= high_water {
+        Admission::Duplicate
+    } else if range.first > high_water + 1 {
+        Admission::Gap
+    } else {
+        Admission::Apply { after: high_water }
+    }
+}
+
+/// The child's flow control: batches sent and not yet acknowledged, at most `limit`.
+#[derive(Clone, Debug)]
+pub struct Window {
+    limit: usize,
+    /// The last sequence number of each unacknowledged batch, oldest first.
+    in_flight: std::collections::VecDeque<u64>,
+}
+
+impl Window {
+    pub fn new(limit: usize) -> Self {
+        Window {
+            limit: limit.max(1),
+            in_flight: Default::default(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.in_flight.len() < self.limit
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn sent(&mut self, last: u64) {
+        self.in_flight.push_back(last);
+    }
+
+    /// Releases every batch up to `last`. An acknowledgement of nothing in flight is an
+    /// error unless it repeats an older one (`stale`).
+    pub fn ack(&mut self, last: u64, stale: bool) -> Result<usize, WindowError> {
+        let before = self.in_flight.len();
+        while self.in_flight.front().is_some_and(|l| *l <= last) {
+            self.in_flight.pop_front();
+        }
+        let released = before - self.in_flight.len();
+        if released == 0 && !stale {
+            return Err(WindowError::NotSent { last });
+        }
+        Ok(released)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WindowError {
+    #[error("the parent acknowledged change {last}, which was not sent on this link")]
+    NotSent { last: u64 },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +192,41 @@ mod tests {
             .pending(),
             0
         );
+    }
+
+    #[test]
+    fn admission_of_batches() {
+        let r = |first, last| SeqRange { first, last };
+        assert_eq!(admit(r(1, 10), 0), Admission::Apply { after: 0 });
+        assert_eq!(admit(r(11, 20), 10), Admission::Apply { after: 10 });
+        assert_eq!(
+            admit(r(5, 20), 10),
+            Admission::Apply { after: 10 },
+            "overlap"
+        );
+        assert_eq!(admit(r(1, 10), 10), Admission::Duplicate);
+        assert_eq!(admit(r(3, 7), 10), Admission::Duplicate);
+        assert_eq!(admit(r(12, 20), 10), Admission::Gap);
+    }
+
+    #[test]
+    fn the_window_bounds_unacknowledged_batches() {
+        let mut w = Window::new(2);
+        assert!(w.is_open());
+        w.sent(10);
+        w.sent(20);
+        assert!(!w.is_open());
+        assert_eq!(w.ack(10, false), Ok(1));
+        assert!(w.is_open());
+        w.sent(30);
+        assert_eq!(w.ack(30, false), Ok(2), "a cumulative ack releases both");
+        assert_eq!(
+            w.ack(30, true),
+            Ok(0),
+            "a repeated ack is harmless when stale"
+        );
+        assert_eq!(w.ack(40, false), Err(WindowError::NotSent { last: 40 }));
+        assert_eq!(w.in_flight(), 0);
     }
 
     #[test]

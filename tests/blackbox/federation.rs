@@ -178,7 +178,7 @@ pub fn samples(node: &LocalNode) -> SampleSet {
 }
 
 /// `subject` of `from`, re-registered at `to`'s city under `name` by its first department.
-async fn register_subject(
+pub async fn register_subject(
     to: &LocalNode,
     subject: &regfed_sample::Sample,
     name: &str,

@@ -76,8 +76,24 @@ async fn nothing_lost_or_duplicated_through_cuts_drops_and_crashes() {
     }
 
     // 1. Acknowledgements dropped: the province commits, Wuhan hears nothing and resends
-    //    after the cut; the province recognises what it has.
+    //    after the cut; the province recognises what it has. A notice raised meanwhile
+    //    (Wuhan registers a Yichang company under another name) is lost on the way down
+    //    and sent again on the next link: Wuhan applies it once.
+    let yichang_set = samples(&yichang);
+    let taken = yichang_set
+        .subjects
+        .iter()
+        .find(|s| s.defect.is_none())
+        .expect("a valid subject");
+    wait_holds(
+        &hubei,
+        &merged(&[&holdings(&wuhan).await, &holdings(&yichang).await]),
+        &fed,
+    )
+    .await;
     proxy.set_mode(Mode::DropDown);
+    let r = crate::federation::register_subject(&wuhan, taken, "武汉冒名商贸有限公司").await;
+    assert_eq!(r.status, "accepted", "{:?}", r.issues);
     submitted += submit_actions(&wuhan, next, 1500).await;
     next += 1500;
     wait_for(
@@ -149,7 +165,22 @@ async fn nothing_lost_or_duplicated_through_cuts_drops_and_crashes() {
         .await;
     }
     assert!(queue(&national, &national.operator).await.is_empty());
-    assert!(queue(&hubei, &hubei.operator).await.is_empty());
+    let at_hubei = queue(&hubei, &hubei.operator).await;
+    assert!(
+        at_hubei.len() == 1 && at_hubei[0].key == taken.key,
+        "the province holds only the conflict: {at_hubei:?}"
+    );
+    let notices: Vec<_> = queue(&wuhan, &wuhan.operator)
+        .await
+        .into_iter()
+        .filter(|e| e.raised_by.as_ref().is_some_and(|r| r.tier == "province"))
+        .collect();
+    assert!(
+        notices.len() == 1 && notices[0].key == taken.key && notices[0].status == "open",
+        "exactly one notice at Wuhan: {notices:?}"
+    );
+    let applied = status(&wuhan).await;
+    assert!(applied.parent_connected);
     println!(
         "{submitted} actions accepted at the cities under faults; {} records at Hubei and the national centre, equal to the cities'; {} connections through the proxy",
         cities.len(),

@@ -98,8 +98,31 @@ impl pb::federation_server::Federation for FederationService {
             acked_rx,
             tx.clone(),
         ));
-        // Batches up, one at a time, in order.
+        // Batches up, in order, pipelined: a batch is governed (seeing the records of the
+        // batches still being committed) while the ones before it are committed, and each
+        // is acknowledged once applied.
         let actor = identity.to_uri();
+        let (commit_tx, mut commit_rx) = mpsc::channel::<InFlight>(8);
+        let in_flight = Overlay::default();
+        {
+            let (tx, node, in_flight) = (tx.clone(), node.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                while let Some(f) = commit_rx.recv().await {
+                    let answer = acknowledge(&node, f.first_seq, f.last_seq, f.written).await;
+                    in_flight.done(f.last_seq);
+                    let failed = answer.is_err();
+                    if let Err(status) = &answer {
+                        tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
+                    }
+                    let sent = tx.send(answer.map(|a| pb::LinkDown {
+                        msg: Some(pb::link_down::Msg::Ack(a)),
+                    }));
+                    if sent.await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
         tokio::spawn(async move {
             loop {
                 let message = match inbound.message().await {
@@ -112,20 +135,23 @@ impl pb::federation_server::Federation for FederationService {
                 };
                 match message.msg {
                     Some(pb::link_up::Msg::Batch(batch)) => {
-                        let answer = commit_batch(&node, child, &actor, batch).await;
-                        let failed = answer.is_err();
-                        if let Err(status) = &answer {
-                            tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
-                        }
-                        if tx
-                            .send(answer.map(|a| pb::LinkDown {
-                                msg: Some(pb::link_down::Msg::Ack(a)),
-                            }))
-                            .await
-                            .is_err()
-                            || failed
-                        {
-                            break;
+                        let (first_seq, last_seq) = (batch.first_seq, batch.last_seq);
+                        match propose_batch(&node, child, &actor, batch, &in_flight).await {
+                            Ok(written) => {
+                                let f = InFlight {
+                                    first_seq,
+                                    last_seq,
+                                    written,
+                                };
+                                if commit_tx.send(f).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(status) => {
+                                tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
+                                let _ = tx.send(Err(status)).await;
+                                break;
+                            }
                         }
                     }
                     Some(pb::link_up::Msg::NoticeAck(ack)) => {
@@ -205,8 +231,19 @@ async fn send_notices(
 /// them, often in one batch).
 struct BatchLookup<'a, 'b> {
     inner: &'a StoreLookup<'b>,
-    /// By data set and key: the accepted fields, or `None` for a delete.
-    earlier: HashMap<(String, String), Option<Fields>>,
+    /// Accepted earlier in this batch.
+    earlier: Accepted,
+    /// Accepted by the batches still being committed, newest first.
+    in_flight: Vec<Arc<Accepted>>,
+}
+
+impl BatchLookup<'_, '_> {
+    fn overlaid(&self, dataset: &str, key: &str) -> Option<&Option<Fields>> {
+        let k = (dataset.to_string(), key.to_string());
+        self.earlier
+            .get(&k)
+            .or_else(|| self.in_flight.iter().find_map(|m| m.get(&k)))
+    }
 }
 
 impl Lookup for BatchLookup<'_, '_> {
@@ -217,13 +254,13 @@ impl Lookup for BatchLookup<'_, '_> {
         self.inner.is_department(code)
     }
     fn accepted(&self, dataset: &str, key: &str) -> Option<Fields> {
-        match self.earlier.get(&(dataset.to_string(), key.to_string())) {
+        match self.overlaid(dataset, key) {
             Some(fields) => fields.clone(),
             None => self.inner.accepted(dataset, key),
         }
     }
     fn visit_accepted(&self, dataset: &str, key: &str, visit: &mut dyn FnMut(&Fields)) -> bool {
-        match self.earlier.get(&(dataset.to_string(), key.to_string())) {
+        match self.overlaid(dataset, key) {
             Some(Some(fields)) => {
                 visit(fields);
                 true
@@ -234,13 +271,96 @@ impl Lookup for BatchLookup<'_, '_> {
     }
 }
 
-/// Re-checks and commits one batch of the child's changes; answers the ack.
-async fn commit_batch(
+/// A proposed batch waiting to be applied.
+struct InFlight {
+    first_seq: u64,
+    last_seq: u64,
+    written: Responder,
+}
+
+type Responder = tokio::sync::oneshot::Receiver<
+    Result<
+        openraft::raft::ClientWriteResponse<crate::raft::TypeConfig>,
+        openraft::error::ClientWriteError<crate::raft::NodeId, openraft::BasicNode>,
+    >,
+>;
+
+/// Records accepted by batches proposed and not yet applied, by their last sequence number:
+/// what governance of the next batch must see as accepted.
+#[derive(Clone, Default)]
+struct Overlay(Arc<std::sync::Mutex<std::collections::BTreeMap<u64, Arc<Accepted>>>>);
+
+/// Accepted fields (or `None` for a delete) by data set and key.
+type Accepted = HashMap<(String, String), Option<Fields>>;
+
+impl Overlay {
+    fn add(&self, last_seq: u64, accepted: Accepted) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(last_seq, Arc::new(accepted));
+        }
+    }
+    fn done(&self, last_seq: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&last_seq);
+        }
+    }
+    /// Newest first.
+    fn snapshot(&self) -> Vec<Arc<Accepted>> {
+        self.0
+            .lock()
+            .map(|m| m.values().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Waits until a proposed batch is applied; answers the ack.
+async fn acknowledge(
+    node: &Node,
+    first_seq: u64,
+    last_seq: u64,
+    written: Responder,
+) -> Result<pb::UpAck, Status> {
+    let config = &node.config;
+    let written = written
+        .await
+        .map_err(|_| Status::unavailable(format!("node {} stopped while committing", config.id)))?
+        .map_err(|e| super::submit::raft_status(config, openraft::error::RaftError::APIError(e)))?;
+    let CommandResponse::Sync(outcome) = written.data else {
+        return Err(Status::internal(
+            "the state machine answered a batch with nothing",
+        ));
+    };
+    if outcome.high_water < last_seq {
+        return Err(Status::failed_precondition(format!(
+            "batch {first_seq}..={last_seq} does not follow change {}, the last one committed here; resume after it",
+            outcome.high_water
+        )));
+    }
+    let metrics = &node.metrics;
+    Metrics::add(&metrics.records_accepted_total, u64::from(outcome.accepted));
+    Metrics::add(&metrics.records_rejected_total, u64::from(outcome.rejected));
+    Metrics::add(
+        &metrics.records_unchanged_total,
+        u64::from(outcome.unchanged),
+    );
+    Ok(pb::UpAck {
+        last_seq: outcome.high_water,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        unchanged: outcome.unchanged,
+        duplicate: outcome.duplicate,
+    })
+}
+
+/// Re-checks one batch of the child's changes and proposes it; answers the receiver of its
+/// outcome.
+async fn propose_batch(
     node: &Arc<Node>,
     child: Region,
     actor: &str,
     batch: pb::UpBatch,
-) -> Result<pb::UpAck, Status> {
+    in_flight: &Overlay,
+) -> Result<Responder, Status> {
     let config = &node.config;
     let regions = RegionTable::builtin();
     if batch.last_seq < batch.first_seq
@@ -289,15 +409,17 @@ async fn commit_batch(
 
     let received_at = now_millis();
     let governing = node.clone();
-    let records = tokio::task::spawn_blocking(move || {
+    let before = in_flight.snapshot();
+    let (records, accepted) = tokio::task::spawn_blocking(move || {
         let config = &governing.config;
         let store_lookup = StoreLookup::new(&governing.store, &config.departments);
         let mut lookup = BatchLookup {
             inner: &store_lookup,
             earlier: HashMap::new(),
+            in_flight: before,
         };
         let today = china_day(received_at);
-        prepared
+        let records = prepared
             .into_iter()
             .map(|(r, op, key_field)| {
                 let mut fields = convert::value::fields_from_pb_list(r.fields);
@@ -333,11 +455,13 @@ async fn commit_batch(
                     record: GovernedRecord::new(verdict, source),
                 }
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (records, lookup.earlier)
     })
     .await
     .map_err(|e| Status::internal(format!("governance task failed: {e}")))?;
 
+    let last_seq = batch.last_seq;
     let command = SyncBatch {
         child: child.to_string(),
         actor: actor.to_string(),
@@ -352,34 +476,14 @@ async fn commit_batch(
         pack: config.pack.id(),
         records,
     };
-    let written = node
-        .raft
-        .client_write(Command::Sync(Arc::new(command)))
+    in_flight.add(last_seq, accepted);
+    node.raft
+        .client_write_ff(Command::Sync(Arc::new(command)))
         .await
-        .map_err(|e| super::submit::raft_status(config, e))?;
-    let CommandResponse::Sync(outcome) = written.data else {
-        return Err(Status::internal(
-            "the state machine answered a batch with nothing",
-        ));
-    };
-    if outcome.high_water < batch.last_seq {
-        return Err(Status::failed_precondition(format!(
-            "batch {}..={} does not follow change {}, the last one committed here; resume after it",
-            batch.first_seq, batch.last_seq, outcome.high_water
-        )));
-    }
-    let metrics = &node.metrics;
-    Metrics::add(&metrics.records_accepted_total, u64::from(outcome.accepted));
-    Metrics::add(&metrics.records_rejected_total, u64::from(outcome.rejected));
-    Metrics::add(
-        &metrics.records_unchanged_total,
-        u64::from(outcome.unchanged),
-    );
-    Ok(pb::UpAck {
-        last_seq: outcome.high_water,
-        accepted: outcome.accepted,
-        rejected: outcome.rejected,
-        unchanged: outcome.unchanged,
-        duplicate: outcome.duplicate,
-    })
+        .map_err(|e| {
+            super::submit::raft_status(
+                config,
+                openraft::error::RaftError::<_, openraft::error::ClientWriteError<_, _>>::Fatal(e),
+            )
+        })
 }

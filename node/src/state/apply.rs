@@ -178,14 +178,18 @@ impl<'a> Applier<'a> {
             high_water,
             ..SyncOutcome::default()
         };
-        if batch.last_seq <= high_water {
-            out.duplicate = true;
-            return Ok(out);
-        }
-        if batch.first_seq > high_water + 1 {
-            // A gap: nothing is applied and the high-water mark tells the link where to
-            // resume.
-            return Ok(out);
+        let range = regfed_sync::SeqRange {
+            first: batch.first_seq,
+            last: batch.last_seq,
+        };
+        match regfed_sync::admit(range, high_water) {
+            regfed_sync::Admission::Duplicate => {
+                out.duplicate = true;
+                return Ok(out);
+            }
+            // Nothing is applied; the high-water mark tells the link where to resume.
+            regfed_sync::Admission::Gap => return Ok(out),
+            regfed_sync::Admission::Apply { .. } => {}
         }
         let mut audit = AuditEvent {
             log_index,
