@@ -289,9 +289,19 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     //    province has the machine's two cores with the city); then the centre comes up
     //    and the province's backlog drains to it.
     let target: u64 = status(wuhan).await?.records.values().sum();
-    let started = Instant::now();
     servers.push(start(hubei)?);
     let deadline = Duration::from_secs(args.drain_timeout_secs);
+    // The clock starts when the city's link is up again (its reconnect backoff is not the
+    // drain rate).
+    let waiting = Instant::now();
+    while !status(wuhan).await?.parent_connected {
+        anyhow::ensure!(
+            waiting.elapsed() < deadline,
+            "the city did not link to the province"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
     loop {
         if status(wuhan).await?.outbox_pending == 0 {
             break;
@@ -311,8 +321,16 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         province_held == target,
         "the province holds {province_held} records, the city {target}: generated valid records were rejected above"
     );
-    let started = Instant::now();
     servers.push(start(national)?);
+    let waiting = Instant::now();
+    while !status(hubei).await?.parent_connected {
+        anyhow::ensure!(
+            waiting.elapsed() < deadline,
+            "the province did not link to the centre"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
     let national_at = loop {
         let held: u64 = status(national)
             .await

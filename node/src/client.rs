@@ -21,6 +21,19 @@ pub async fn connect(nodes: &[String], identity_dir: &Path) -> anyhow::Result<Cl
     connect_with(nodes, &tls).await
 }
 
+/// Connects to the first of `nodes` that answers and stays there, leader or not: for
+/// questions about that member itself (`status`).
+pub async fn connect_member(nodes: &[String], identity_dir: &Path) -> anyhow::Result<Client> {
+    let tls = TlsMaterial::load_dir(identity_dir)
+        .with_context(|| format!("cannot load the identity in {}", identity_dir.display()))?;
+    let channel = connect_channel(nodes, &tls).await?;
+    Ok(RegfedClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Connects to the first of `nodes` that answers; when that member is a follower of a
+/// group, to its leader instead.
 pub async fn connect_with(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result<Client> {
     if nodes.is_empty() {
         return Err(anyhow!("no node address given (use --node HOST:PORT)"));
@@ -29,9 +42,19 @@ pub async fn connect_with(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result
     for node in nodes {
         match channel(node, tls).await {
             Ok(channel) => {
-                return Ok(RegfedClient::new(channel)
+                let mut client = RegfedClient::new(channel)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES));
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+                // A member of a group that is not its leader would answer writes and
+                // current reads with "not the leader": go to the leader it names.
+                if let Some(leader) = follower_of(&mut client).await {
+                    if let Ok(channel) = self::channel(&leader, tls).await {
+                        return Ok(RegfedClient::new(channel)
+                            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                            .max_encoding_message_size(MAX_MESSAGE_BYTES));
+                    }
+                }
+                return Ok(client);
             }
             Err(e) => failures.push(format!("{node}: {}", crate::cli::error_chain(&e))),
         }
@@ -40,6 +63,23 @@ pub async fn connect_with(nodes: &[String], tls: &TlsMaterial) -> anyhow::Result
         "cannot connect to any node: {}",
         failures.join("; ")
     ))
+}
+
+/// The leader's address, when the node `client` talks to is a follower of a group that
+/// has one.
+async fn follower_of(client: &mut Client) -> Option<String> {
+    let status = client
+        .status(regfed_proto::v1::StatusRequest {})
+        .await
+        .ok()?
+        .into_inner();
+    if status.raft_role == "leader" || status.raft_members.len() < 2 {
+        return None;
+    }
+    status
+        .raft_leader
+        .split_once('@')
+        .map(|(_, addr)| addr.to_string())
 }
 
 /// A channel to the first of `nodes` that answers.
@@ -58,24 +98,46 @@ pub async fn connect_channel(nodes: &[String], tls: &TlsMaterial) -> anyhow::Res
     ))
 }
 
-async fn channel(node: &str, tls: &TlsMaterial) -> anyhow::Result<Channel> {
+fn endpoint(node: &str, tls: &TlsMaterial, connect_timeout: Duration) -> anyhow::Result<Endpoint> {
     let host = node.rsplit_once(':').map(|(h, _)| h).unwrap_or(node);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let config = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&tls.ca_pem))
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
         .domain_name(host.to_string());
-    let endpoint = Endpoint::from_shared(format!("https://{node}"))
+    Ok(Endpoint::from_shared(format!("https://{node}"))
         .with_context(|| format!("{node:?} is not an address like 127.0.0.1:7301"))?
         .tls_config(config)
         .context("invalid TLS configuration")?
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30));
-    endpoint
+        .http2_keep_alive_interval(Duration::from_secs(30)))
+}
+
+async fn channel(node: &str, tls: &TlsMaterial) -> anyhow::Result<Channel> {
+    endpoint(node, tls, Duration::from_secs(5))?
         .connect()
         .await
         .with_context(|| format!("cannot connect to {node}"))
+}
+
+/// A channel that connects on first use and reconnects after failures: for peers that
+/// come and go, such as the members of a Raft group.
+pub fn lazy_channel(
+    node: &str,
+    tls: &TlsMaterial,
+    connect_timeout: Duration,
+) -> anyhow::Result<Channel> {
+    Ok(endpoint(node, tls, connect_timeout)?.connect_lazy())
+}
+
+/// The leader's address a "not the leader" answer names.
+pub fn leader_hint(status: &tonic::Status) -> Option<String> {
+    status
+        .metadata()
+        .get("regfed-leader")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// A gRPC status as one clear sentence, with the transport's cause chain when there is one.

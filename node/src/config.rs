@@ -152,6 +152,15 @@ pub struct RaftSection {
     /// This node's id in its Raft group.
     #[serde(default = "default_raft_id")]
     pub node_id: u64,
+    /// The group's initial members as `"<id>@<host:port>"`, the same list on every member,
+    /// this node included; empty for a group of one. Used once, to initialize the group;
+    /// later changes go through `regfed cluster`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// This node joins an existing group (`regfed cluster add-learner`, then `promote`):
+    /// it never initializes one, and waits to be added.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub join: bool,
 }
 
 fn default_raft_id() -> u64 {
@@ -162,6 +171,8 @@ impl Default for RaftSection {
     fn default() -> Self {
         RaftSection {
             node_id: default_raft_id(),
+            members: Vec::new(),
+            join: false,
         }
     }
 }
@@ -217,6 +228,10 @@ pub struct Config {
     pub limits: LimitsSection,
     pub store: StoreOptions,
     pub raft_id: u64,
+    /// The group's initial members by Raft id: gRPC addresses.
+    pub raft_members: BTreeMap<u64, String>,
+    /// Join an existing group instead of initializing one.
+    pub raft_join: bool,
     pub pack: Arc<RulePack>,
     /// Known departments by code: this region's (who may submit) and those below it.
     pub departments: BTreeMap<String, Department>,
@@ -408,6 +423,34 @@ impl Config {
                 tracing::warn!("No department is registered: no one can submit to this city node.");
             }
         }
+        let mut raft_members = BTreeMap::new();
+        for (i, m) in raw.raft.members.iter().enumerate() {
+            let parsed = m.split_once('@').and_then(|(id, addr)| {
+                let port_ok = addr
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+                Some((id.parse::<u64>().ok()?, addr.to_string())).filter(|_| port_ok)
+            });
+            match parsed {
+                Some((id, addr)) => {
+                    if raft_members.insert(id, addr).is_some() {
+                        problems.push(format!("raft.members[{i}]: id {id} is listed twice"));
+                    }
+                }
+                None => problems.push(format!(
+                    "raft.members[{i}] {m:?} is not \"<id>@<host:port>\", e.g. \"2@10.0.1.12:7301\""
+                )),
+            }
+        }
+        if !raw.raft.members.is_empty() && !raft_members.contains_key(&raw.raft.node_id) {
+            problems.push(format!(
+                "raft.members does not list this node's own id {} (raft.node_id)",
+                raw.raft.node_id
+            ));
+        }
+        if let (true, Ok(listen)) = (raft_members.is_empty(), &listen) {
+            raft_members.insert(raw.raft.node_id, listen.to_string());
+        }
         let parent = match (&raw.parent, &region) {
             (Some(p), Some(region)) => match regions.parent(region) {
                 None => {
@@ -473,6 +516,8 @@ impl Config {
                 durability: raw.store.durability,
             },
             raft_id: raw.raft.node_id,
+            raft_members,
+            raft_join: raw.raft.join,
             pack,
             departments,
             parent,

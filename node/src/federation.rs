@@ -58,29 +58,47 @@ pub fn demo_plan() -> anyhow::Result<Vec<NodePlan>> {
     ])
 }
 
-/// Writes every node of `plan` under `dir` (one CA in `dir/ca`), in plan order. Each node
-/// knows the departments of its subtree and links to the node of its parent region.
+/// Writes every node of `plan` under `dir` (one CA in `dir/ca`), in plan order. Nodes of
+/// the same region form a Raft group (ids in plan order); each node knows the departments
+/// of its subtree and links to the nodes of its parent region.
 pub fn prepare(dir: &Path, plan: &[NodePlan], extra: &str) -> anyhow::Result<Vec<LocalNode>> {
     let regions = RegionTable::builtin();
-    let by_region: BTreeMap<&str, &NodePlan> =
-        plan.iter().map(|n| (n.region.as_str(), n)).collect();
+    let mut groups: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
+    for n in plan {
+        groups.entry(n.region.as_str()).or_default().push(n);
+    }
     let mut nodes = Vec::new();
     for n in plan {
         let region = Region::parse(&n.region)?;
         let mut config = String::from(extra);
-        let parent = regions
-            .parent(&region)
-            .and_then(|p| by_region.get(p.as_str()).copied());
-        if let Some(parent) = parent {
-            let addr = n
-                .parent_addr
-                .clone()
-                .unwrap_or_else(|| parent.listen.to_string());
-            config.push_str(&format!("\n[parent]\nnodes = [\"{addr}\"]\n"));
+        let group = &groups[n.region.as_str()];
+        if group.len() > 1 {
+            let id = group.iter().position(|m| m.id == n.id).unwrap_or(0) + 1;
+            let members: Vec<String> = group
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("\"{}@{}\"", i + 1, m.listen))
+                .collect();
+            config.push_str(&format!(
+                "\n[raft]\nnode_id = {id}\nmembers = [{}]\n",
+                members.join(", ")
+            ));
+        }
+        if let Some(parent) = regions.parent(&region).and_then(|p| groups.get(p.as_str())) {
+            let addrs: Vec<String> = match &n.parent_addr {
+                Some(a) => vec![format!("\"{a}\"")],
+                None => parent.iter().map(|p| format!("\"{}\"", p.listen)).collect(),
+            };
+            config.push_str(&format!("\n[parent]\nnodes = [{}]\n", addrs.join(", ")));
         }
         // The departments below this node, so that re-checks and indicators know them.
         if n.tier != Tier::City {
-            for below in plan.iter().filter(|b| b.tier == Tier::City) {
+            // One entry per city group (its members share the departments).
+            for below in groups
+                .values()
+                .map(|g| g[0])
+                .filter(|b| b.tier == Tier::City)
+            {
                 let b = Region::parse(&below.region)?;
                 if !regions.is_within(&b, &region) {
                     continue;

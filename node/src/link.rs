@@ -32,19 +32,37 @@ pub struct LinkStatus {
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Runs the link until `stop` turns true.
+/// Runs the link while this node leads its group, until `stop` turns true. On a leader
+/// change the new leader resumes from the parent's high-water mark.
 pub async fn run(node: Arc<Node>, parent: ParentLink, mut stop: watch::Receiver<bool>) {
     let mut backoff = BACKOFF_MIN;
+    let mut target = Target::new(&parent.nodes);
     loop {
-        let session = session(&node, &parent, &mut backoff);
+        let mut metrics = node.raft.metrics();
+        let leading = metrics.wait_for(|m| m.state == openraft::ServerState::Leader);
+        tokio::select! {
+            r = leading => if r.is_err() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let addr = target.current().to_string();
+        let session = session(&node, &parent, &addr, &mut backoff);
         let result = tokio::select! {
             r = session => r,
+            _ = metrics.wait_for(|m| m.state != openraft::ServerState::Leader) => {
+                tracing::info!("No longer the group's leader: the link moves with the leadership.");
+                Ok(())
+            }
             _ = stop.wait_for(|s| *s) => return,
         };
+        node.link.connected.store(false, Ordering::Relaxed);
+        if let Err(error) = &result {
+            target.failed(error);
+        }
         node.link.connected.store(false, Ordering::Relaxed);
         if let Err(error) = result {
             tracing::warn!(
                 parent = %parent.region,
+                %addr,
                 error = %crate::cli::error_chain(&error),
                 retry_in_ms = backoff.as_millis() as u64,
                 "Link to the parent tier lost; reconnecting."
@@ -66,14 +84,52 @@ async fn blocking<T: Send + 'static>(
         .context("store task failed")??)
 }
 
+/// Which member of the parent group to dial next: the leader it named, or the next one.
+struct Target {
+    nodes: Vec<String>,
+    next: usize,
+    hint: Option<String>,
+}
+
+impl Target {
+    fn new(nodes: &[String]) -> Self {
+        Target {
+            nodes: nodes.to_vec(),
+            next: 0,
+            hint: None,
+        }
+    }
+
+    fn current(&self) -> &str {
+        self.hint
+            .as_deref()
+            .unwrap_or(&self.nodes[self.next % self.nodes.len()])
+    }
+
+    /// After a failure: follow a "not the leader; the leader is X" answer, else rotate.
+    fn failed(&mut self, error: &anyhow::Error) {
+        let hint = error
+            .chain()
+            .find_map(|e| e.downcast_ref::<tonic::Status>())
+            .and_then(crate::client::leader_hint);
+        if hint.is_none() || hint == self.hint {
+            self.next += 1;
+            self.hint = None;
+        } else {
+            self.hint = hint;
+        }
+    }
+}
+
 /// One connection: from the hello to the first failure.
 async fn session(
     node: &Arc<Node>,
     parent: &ParentLink,
+    addr: &str,
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let config = &node.config;
-    let channel = crate::client::connect_channel(&parent.nodes, &config.tls).await?;
+    let channel = crate::client::connect_channel(&[addr.to_string()], &config.tls).await?;
     let mut client = pb::federation_client::FederationClient::new(channel)
         .max_decoding_message_size(config.limits.max_message_bytes)
         .max_encoding_message_size(config.limits.max_message_bytes);
@@ -92,7 +148,6 @@ async fn session(
     let mut inbound = client
         .link(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
-        .map_err(|s| anyhow!(crate::client::status_message(&s)))
         .context("the parent refused the link")?
         .into_inner();
     let welcome = match inbound.message().await? {

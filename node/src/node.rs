@@ -113,37 +113,41 @@ fn raft_config() -> anyhow::Result<Arc<openraft::Config>> {
 pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     let store = Store::open(&config.data_dir, &config.store)
         .with_context(|| format!("node {} cannot open its store", config.id))?;
+    let group = config.raft_members.len() > 1 || config.raft_join;
     let raft = Raft::new(
         config.raft_id,
         raft_config()?,
-        Network,
+        Network::new(group.then(|| config.tls.clone())),
         LogStore::new(store.clone()),
         StateMachine::new(store.clone()),
     )
     .await
     .context("cannot start Raft")?;
-    if !raft
+    if config.raft_join {
+        tracing::info!(node = %config.id, "Joining a group: waiting to be added (regfed cluster add-learner).");
+    } else if !raft
         .is_initialized()
         .await
         .context("cannot read Raft state")?
     {
-        let mut members = BTreeMap::new();
-        members.insert(
-            config.raft_id,
-            openraft::BasicNode {
-                addr: config.listen.to_string(),
-            },
-        );
+        // Every member initializes with the same membership, from its configuration;
+        // a member that already holds a log never does again.
+        let members: BTreeMap<u64, openraft::BasicNode> = config
+            .raft_members
+            .iter()
+            .map(|(id, addr)| (*id, openraft::BasicNode { addr: addr.clone() }))
+            .collect();
         raft.initialize(members)
             .await
             .context("cannot initialize the Raft group")?;
         tracing::info!(node = %config.id, "Raft group initialized.");
     }
-    // Wait until this node leads its group of one, so the first write does not race the
-    // election.
-    if let Err(error) = raft
+    // Wait until the group has a leader, so the first write does not race the election.
+    if config.raft_join {
+        // Nothing to wait for until the group adds this node.
+    } else if let Err(error) = raft
         .wait(Some(Duration::from_secs(10)))
-        .current_leader(config.raft_id, "this node leads its group")
+        .metrics(|m| m.current_leader.is_some(), "the group has a leader")
         .await
     {
         tracing::warn!(%error, "No leader yet; writes will wait for the election.");
@@ -176,6 +180,11 @@ pub async fn run(
     let service = pb::regfed_server::RegfedServer::new(RegfedService::new(node.clone()))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
+    let raft_peer = pb::raft_peer_server::RaftPeerServer::new(
+        crate::service::raft::RaftService::new(node.clone()),
+    )
+    .max_decoding_message_size(crate::raft::network::MAX_RAFT_MESSAGE)
+    .max_encoding_message_size(crate::raft::network::MAX_RAFT_MESSAGE);
     let federation = pb::federation_server::FederationServer::new(
         crate::service::link::FederationService::new(node.clone()),
     )
@@ -243,6 +252,7 @@ pub async fn run(
         .tcp_nodelay(true)
         .add_service(service)
         .add_service(federation)
+        .add_service(raft_peer)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = rx.wait_for(|s| *s).await;
         });

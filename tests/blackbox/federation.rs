@@ -27,11 +27,15 @@ impl Federation {
         let dir = tempfile::tempdir().expect("temp dir");
         let prepared = federation::prepare(dir.path(), plan, "").expect("prepare federation");
         let mut nodes = BTreeMap::new();
-        // Parents first, so that children link at once.
+        // All at once (the members of a group serve only once a quorum runs), then each
+        // waited for.
         for node in prepared {
             let log = dir.path().join(format!("{}.log", node.id));
             let id = node.id.clone();
-            nodes.insert(id, NodeProcess::start_prepared(node, log).await);
+            nodes.insert(id, NodeProcess::spawn_prepared(node, log));
+        }
+        for node in nodes.values() {
+            node.wait_ready().await;
         }
         Federation { nodes, _dir: dir }
     }

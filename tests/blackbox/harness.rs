@@ -50,8 +50,9 @@ impl NodeProcess {
         p
     }
 
-    /// A prepared node (of a federation, say), started with its log in `log`.
-    pub async fn start_prepared(node: LocalNode, log: PathBuf) -> NodeProcess {
+    /// A prepared node (of a federation, say), started with its log in `log`, not waited
+    /// for: the members of a group serve only once a quorum of them runs.
+    pub fn spawn_prepared(node: LocalNode, log: PathBuf) -> NodeProcess {
         install_crypto();
         let mut p = NodeProcess {
             node,
@@ -59,7 +60,7 @@ impl NodeProcess {
             log,
             _dir: None,
         };
-        p.start().await;
+        p.spawn();
         p
     }
 
@@ -92,6 +93,18 @@ impl NodeProcess {
 
     /// Starts (or restarts) the process and waits until it serves.
     pub async fn start(&mut self) {
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    /// Waits until the node (or its group's leader, for a member of a group) serves.
+    pub async fn wait_ready(&self) {
+        if let Err(e) = local::wait_ready(&self.node, Duration::from_secs(30)).await {
+            panic!("{e}\n--- node log ---\n{}", self.log_text());
+        }
+    }
+
+    fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -106,9 +119,6 @@ impl NodeProcess {
             .spawn()
             .expect("start regfed serve");
         self.child = Some(child);
-        if let Err(e) = local::wait_ready(&self.node, Duration::from_secs(30)).await {
-            panic!("{e}\n--- node log ---\n{}", self.log_text());
-        }
     }
 
     pub fn kill9(&mut self) {

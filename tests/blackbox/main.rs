@@ -9,6 +9,7 @@ mod crash;
 mod federation;
 mod federation_faults;
 mod federation_refusals;
+mod ha;
 mod ingest;
 mod proxy;
 mod security;

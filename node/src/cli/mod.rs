@@ -2,6 +2,7 @@
 //! for the stable shapes of the CLI contract; errors go to stderr as one sentence.
 
 mod certs;
+mod cluster;
 mod demo;
 mod issues;
 mod query;
@@ -47,6 +48,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Show a node's identity, Raft role and counts.
     Status(status::StatusArgs),
+    /// Show or change the node's Raft group: status, add-learner, promote, remove.
+    Cluster(cluster::ClusterArgs),
     /// Write realistic sample data files (with a chosen share of defects).
     Sample(sample::SampleArgs),
     /// Write a federation from a topology spec: CA, node configurations and certificates,
@@ -100,6 +103,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Query(a) => query::run(a).await,
         Command::Stats(a) => stats::run(a).await,
         Command::Status(a) => status::run(a).await,
+        Command::Cluster(a) => cluster::run(a).await,
         Command::Sample(a) => sample::run(a),
         Command::Topology(a) => topology::run(a),
         Command::Demo(a) => demo::run(a).await,

@@ -27,7 +27,8 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
 }
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
+    let mut client =
+        crate::client::connect_member(&args.client.nodes, &args.client.identity).await?;
     let s = client
         .status(pb::StatusRequest {})
         .await

@@ -30,6 +30,7 @@ pub struct SubmitArgs {
 }
 
 /// One record to send, with where it came from.
+#[derive(Clone, Debug)]
 pub struct Outgoing {
     pub record: RawRecord,
     pub source: String,

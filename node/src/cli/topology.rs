@@ -519,6 +519,22 @@ impl Topology {
             },
             raft: RaftSection {
                 node_id: node.raft_id,
+                members: {
+                    let group: Vec<&PlannedNode> = self
+                        .nodes
+                        .iter()
+                        .filter(|n| n.region == node.region)
+                        .collect();
+                    if group.len() > 1 {
+                        group
+                            .iter()
+                            .map(|n| format!("{}@{}", n.raft_id, n.listen))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    }
+                },
+                join: false,
             },
             parent: node.parent.as_ref().map(|members| ParentNodes {
                 nodes: members.iter().map(|a| a.to_string()).collect(),

@@ -1,67 +1,155 @@
-//! The group's network. A tier of one node has no peers to reach, so every call answers
-//! that the target is unreachable; groups of three or five replace this with the Raft
-//! service over mutual-TLS gRPC.
+//! The group's network: openraft's RPCs over the same mutual-TLS gRPC as everything else,
+//! one lazily connected, cached channel per peer. A group of one never calls it.
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
+use regfed_pki::TlsMaterial;
+use regfed_proto::v1 as pb;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::Channel;
 
 use super::{NodeId, TypeConfig};
 
-#[derive(Clone, Default)]
-pub struct Network;
+/// Raft messages can carry whole batches and snapshot chunks.
+pub const MAX_RAFT_MESSAGE: usize = 256 * 1024 * 1024;
 
-pub struct NoPeer {
-    target: NodeId,
+#[derive(Clone)]
+pub struct Network {
+    tls: Option<TlsMaterial>,
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
-impl NoPeer {
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<NodeId, BasicNode, E> {
-        let error = std::io::Error::other(format!(
-            "node {} is not reachable: this node runs as a Raft group of one",
-            self.target
-        ));
-        RPCError::Unreachable(Unreachable::new(&error))
+impl Network {
+    /// A network for a group whose members authenticate with `tls`; `None` for a group of
+    /// one, whose calls all fail.
+    pub fn new(tls: Option<TlsMaterial>) -> Self {
+        Network {
+            tls,
+            channels: Default::default(),
+        }
     }
+
+    fn channel(&self, addr: &str) -> Result<Channel, String> {
+        let tls = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| "this node runs as a Raft group of one".to_string())?;
+        let mut channels = self.channels.lock().map_err(|e| e.to_string())?;
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let channel = crate::client::lazy_channel(addr, tls, Duration::from_secs(2))
+            .map_err(|e| format!("{e:#}"))?;
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+pub struct Peer {
+    target: NodeId,
+    addr: String,
+    client: Result<pb::raft_peer_client::RaftPeerClient<Channel>, String>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
-    type Network = NoPeer;
+    type Network = Peer;
 
-    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> Self::Network {
-        NoPeer { target }
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
+        Peer {
+            target,
+            addr: node.addr.clone(),
+            client: self.channel(&node.addr).map(|c| {
+                pb::raft_peer_client::RaftPeerClient::new(c)
+                    .max_decoding_message_size(MAX_RAFT_MESSAGE)
+                    .max_encoding_message_size(MAX_RAFT_MESSAGE)
+            }),
+        }
     }
 }
 
-impl RaftNetwork<TypeConfig> for NoPeer {
+#[derive(Clone, Copy)]
+enum Rpc {
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl Peer {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        rpc: Rpc,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let unreachable = |why: String| {
+            let error =
+                std::io::Error::other(format!("Raft peer {} at {}: {why}", self.target, self.addr));
+            RPCError::Unreachable(Unreachable::new(&error))
+        };
+        let client = match &mut self.client {
+            Ok(c) => c,
+            Err(why) => return Err(unreachable(why.clone())),
+        };
+        let data = crate::codec::try_encode(request)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = tonic::Request::new(pb::RaftPayload { data });
+        request.set_timeout(option.hard_ttl());
+        let answer = match rpc {
+            Rpc::Append => client.append(request).await,
+            Rpc::Vote => client.vote(request).await,
+            Rpc::Snapshot => client.install_snapshot(request).await,
+        };
+        let payload = answer
+            .map_err(|s| unreachable(crate::client::status_message(&s)))?
+            .into_inner();
+        let answer: Result<Resp, RaftError<NodeId, E>> = crate::codec::decode(&payload.data)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        Err(self.unreachable())
+        self.call(Rpc::Append, &rpc, &option).await
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        Err(self.unreachable())
+        self.call(Rpc::Snapshot, &rpc, &option).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<NodeId>,
-        _option: RPCOption,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        Err(self.unreachable())
+        self.call(Rpc::Vote, &rpc, &option).await
     }
 }

@@ -58,6 +58,29 @@ impl pb::federation_server::Federation for FederationService {
         let (identity, child) = authorize_child(&node.config, &request).inspect_err(|_| {
             Metrics::add(&node.metrics.rpc_denied_total, 1);
         })?;
+        // Only the group's leader takes links; a follower names it.
+        let metrics = node.raft.metrics().borrow().clone();
+        if metrics.state != openraft::ServerState::Leader {
+            let leader = metrics
+                .current_leader
+                .and_then(|id| {
+                    metrics
+                        .membership_config
+                        .membership()
+                        .get_node(&id)
+                        .cloned()
+                })
+                .map(|n| n.addr);
+            let mut status = Status::unavailable(format!(
+                "node {} is not the leader of its group; the leader is {}",
+                node.config.id,
+                leader.as_deref().unwrap_or("not known yet")
+            ));
+            if let Some(addr) = leader.and_then(|a| a.parse().ok()) {
+                status.metadata_mut().insert("regfed-leader", addr);
+            }
+            return Err(status);
+        }
         let mut inbound = request.into_inner();
         let hello = match inbound.message().await? {
             Some(pb::LinkUp {

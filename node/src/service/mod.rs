@@ -2,7 +2,9 @@
 //! failure to a `tonic::Status` once, here.
 
 pub mod auth;
+mod cluster;
 pub mod link;
+pub mod raft;
 mod submit;
 
 use std::sync::Arc;
@@ -239,6 +241,22 @@ impl pb::regfed_server::Regfed for RegfedService {
             to,
             rows,
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
+    async fn cluster(
+        &self,
+        request: Request<pb::ClusterRequest>,
+    ) -> Result<Response<pb::ClusterResponse>, Status> {
+        let caller = self.authorize(&request)?;
+        if caller.department().is_some() {
+            return Err(Status::permission_denied(
+                "only operators may show or change the node's Raft group",
+            ));
+        }
+        cluster::cluster(&self.node, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
