@@ -58,7 +58,11 @@ async fn status(node: &LocalNode) -> anyhow::Result<pb::StatusResponse> {
 }
 
 /// Submits `samples` at `node`, each by its department, two clients per department.
-async fn submit_all(node: &LocalNode, samples: Vec<Sample>, batch: usize) -> anyhow::Result<usize> {
+pub async fn submit_all(
+    node: &LocalNode,
+    samples: Vec<Sample>,
+    batch: usize,
+) -> anyhow::Result<usize> {
     let mut by_dept: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
     for s in samples {
         by_dept

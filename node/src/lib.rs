@@ -2,6 +2,7 @@
 //! signals. The only crate that knows the wire.
 
 pub mod bench;
+pub mod bench_ha;
 pub mod bench_sync;
 pub mod cli;
 pub mod client;

@@ -95,9 +95,15 @@ impl Node {
 fn raft_config() -> anyhow::Result<Arc<openraft::Config>> {
     let config = openraft::Config {
         cluster_name: "regfed".into(),
-        heartbeat_interval: 250,
-        election_timeout_min: 1000,
-        election_timeout_max: 2000,
+        // openraft bounds every AppendEntries by the heartbeat interval, and a batch's
+        // entry can be half a megabyte: a few entries per request, 400 ms each, leaves
+        // room on a 2-core machine running a dozen nodes; elections after 1.2 to 2.4 s
+        // keep failover under 3 s.
+        heartbeat_interval: 400,
+        election_timeout_min: 1200,
+        election_timeout_max: 2400,
+        max_payload_entries: 4,
+        install_snapshot_timeout: 10_000,
         // A snapshot every 5,000 batches keeps the log bounded.
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5000),
         max_in_snapshot_log_to_keep: 1000,

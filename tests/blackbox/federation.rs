@@ -58,11 +58,25 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Every accepted, live record a node holds, by (data set, key): fields as JSON.
+/// Every accepted, live record a node (or its group's leader) holds, by (data set, key):
+/// fields as text. Retries while a group elects a leader.
 pub async fn holdings(node: &LocalNode) -> BTreeMap<(String, String), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_holdings(node).await {
+            Ok(h) => return h,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("cannot read what {} holds: {e}", node.id)
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn try_holdings(node: &LocalNode) -> Result<BTreeMap<(String, String), String>, String> {
     let mut client = regfed::client::connect(&[node.addr.to_string()], &node.operator)
         .await
-        .expect("connect");
+        .map_err(|e| format!("{e:#}"))?;
     let mut all = BTreeMap::new();
     for dataset in ["item", "subject", "officer", "action"] {
         let mut after = String::new();
@@ -75,7 +89,7 @@ pub async fn holdings(node: &LocalNode) -> BTreeMap<(String, String), String> {
                     region: String::new(),
                 })
                 .await
-                .expect("query")
+                .map_err(|s| regfed::client::status_message(&s))?
                 .into_inner();
             for r in page.records {
                 let fields: BTreeMap<String, String> = r
@@ -96,7 +110,7 @@ pub async fn holdings(node: &LocalNode) -> BTreeMap<(String, String), String> {
             }
         }
     }
-    all
+    Ok(all)
 }
 
 pub async fn queue(node: &LocalNode, identity: &Path) -> Vec<pb::QueueEntry> {

@@ -17,13 +17,15 @@ use crate::harness::{today, wait_for};
 
 /// What a load client saw of one batch.
 #[derive(Debug, Default)]
-struct Ledger {
-    ok: BTreeSet<String>,
-    failed: usize,
-    unknown: BTreeSet<String>,
+pub struct Ledger {
+    pub ok: BTreeSet<String>,
+    pub failed: usize,
+    pub unknown: BTreeSet<String>,
+    /// The last error of each batch that was never acknowledged.
+    pub errors: Vec<String>,
 }
 
-async fn member_status(node: &LocalNode) -> Option<pb::StatusResponse> {
+pub async fn member_status(node: &LocalNode) -> Option<pb::StatusResponse> {
     let mut c = regfed::client::connect_member(&[node.addr.to_string()], &node.operator)
         .await
         .ok()?;
@@ -35,7 +37,7 @@ async fn member_status(node: &LocalNode) -> Option<pb::StatusResponse> {
 
 /// Submits batches of actions until `stop`, retrying a batch whose outcome is not known
 /// (resubmitting is safe: identical records are no-ops), through any member.
-async fn load(
+pub async fn load(
     members: Vec<String>,
     identity: std::path::PathBuf,
     batches: Vec<Vec<Outgoing>>,
@@ -50,10 +52,15 @@ async fn load(
         let keys: Vec<String> = batch.iter().map(|o| o.source.clone()).collect();
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut done = false;
+        let mut last_error = String::new();
         while Instant::now() < deadline {
-            let Ok(mut client) = regfed::client::connect(&members, &identity).await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+            let mut client = match regfed::client::connect(&members, &identity).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last_error = format!("{e:#}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             match send(&mut client, "action", None, &batch, 1000).await {
                 Ok(summary) => {
@@ -66,7 +73,8 @@ async fn load(
                     done = true;
                     break;
                 }
-                Err(_) => {
+                Err(e) => {
+                    last_error = format!("{e:#}");
                     ledger.unknown.extend(keys.iter().cloned());
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -74,6 +82,7 @@ async fn load(
         }
         if !done {
             ledger.failed += 1;
+            ledger.errors.push(last_error);
         }
     }
     (ledger, acked_at)
@@ -216,7 +225,7 @@ async fn a_group_of_three_survives_its_leader_killed() {
 }
 
 /// Accepted action changes in the change log, counted through `query`.
-async fn action_changes(node: &LocalNode) -> usize {
+pub async fn action_changes(node: &LocalNode) -> usize {
     let mut client = regfed::client::connect(&[node.addr.to_string()], &node.operator)
         .await
         .expect("connect");

@@ -104,7 +104,7 @@ impl NodeProcess {
         }
     }
 
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

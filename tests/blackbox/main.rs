@@ -10,6 +10,7 @@ mod federation;
 mod federation_faults;
 mod federation_refusals;
 mod ha;
+mod ha_federation;
 mod ingest;
 mod proxy;
 mod security;

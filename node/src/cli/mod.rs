@@ -62,6 +62,8 @@ pub enum Command {
     /// Measure the federation: upward sync and backlog drain, city -> national latency,
     /// beside the raw gRPC and raw sled limits.
     BenchSync(crate::bench_sync::SyncBenchArgs),
+    /// Measure high availability: a group of three against a group of one, and failover.
+    BenchHa(crate::bench_ha::HaBenchArgs),
 }
 
 /// Where a client command connects and as whom.
@@ -109,6 +111,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
         Command::BenchSync(a) => crate::bench_sync::run(a).await,
+        Command::BenchHa(a) => crate::bench_ha::run(a).await,
     }
 }
 

@@ -231,3 +231,211 @@ fn applying_the_same_log_gives_the_same_state() {
     }
     assert_eq!(dump(&first), dump(&second));
 }
+
+fn respond(store: &Store, index: u64, command: Command) -> CommandResponse {
+    let mut applier = Applier::new(store);
+    let response = applier.apply(index, &command).expect("apply");
+    store.commit(applier.into_writes()).expect("commit");
+    response
+}
+
+/// A child's batch of item changes `first..` from `origin`, each named `name`, with an
+/// optional error from this tier's re-check.
+fn sync(
+    child: &str,
+    origin: &str,
+    first: u64,
+    keys: &[&str],
+    name: &str,
+    error: Option<&str>,
+) -> Command {
+    use super::command::{SyncBatch, SyncRecord};
+    use super::Origin;
+    Command::Sync(std::sync::Arc::new(SyncBatch {
+        child: child.into(),
+        actor: format!("regfed://node/city/{child}/n1"),
+        first_seq: first,
+        last_seq: first + keys.len() as u64 - 1,
+        raised_by: RaisedBy {
+            tier: "province".into(),
+            region: "420000".into(),
+        },
+        received_at: 1_780_000_000_000,
+        deadline_days: 5,
+        pack: PackId {
+            name: "test".into(),
+            version: "1".into(),
+        },
+        records: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| SyncRecord {
+                seq: first + i as u64,
+                dataset: "item".into(),
+                key_field: "item_code".into(),
+                origin: Origin {
+                    region: origin.into(),
+                    department: DEPT.into(),
+                },
+                origin_version: 1,
+                reported_at: 1_779_999_000_000,
+                hops: Vec::new(),
+                record: GovernedRecord::new(verdict(k, Op::Upsert, name, error), "up".into()),
+            })
+            .collect(),
+    }))
+}
+
+fn synced(response: CommandResponse) -> super::command::SyncOutcome {
+    match response {
+        CommandResponse::Sync(o) => o,
+        other => panic!("not a sync answer: {other:?}"),
+    }
+}
+
+#[test]
+fn child_batches_commit_once_in_order() {
+    let (_dir, store) = open();
+    let first = synced(respond(
+        &store,
+        1,
+        sync("420100", "420100", 1, &["A", "B"], "x", None),
+    ));
+    assert_eq!(
+        (first.high_water, first.accepted, first.duplicate),
+        (2, 2, false)
+    );
+    // The same batch again (a reconnect): recognised, nothing applied.
+    let again = synced(respond(
+        &store,
+        2,
+        sync("420100", "420100", 1, &["A", "B"], "y", None),
+    ));
+    assert!(again.duplicate && again.accepted == 0 && again.high_water == 2);
+    // A batch after a gap: nothing applied, the high-water mark says where to resume.
+    let gap = synced(respond(
+        &store,
+        3,
+        sync("420100", "420100", 5, &["E"], "x", None),
+    ));
+    assert_eq!((gap.high_water, gap.accepted, gap.duplicate), (2, 0, false));
+    // An overlapping resend applies only what is new.
+    let overlap = synced(respond(
+        &store,
+        4,
+        sync("420100", "420100", 2, &["B", "C"], "x", None),
+    ));
+    assert_eq!((overlap.high_water, overlap.accepted), (3, 1));
+    // Another child's sequence is its own.
+    let other = synced(respond(
+        &store,
+        5,
+        sync("420500", "420500", 1, &["Z"], "x", None),
+    ));
+    assert_eq!((other.high_water, other.accepted), (1, 1));
+    assert_eq!(read::link_high_water(&store, "420100").unwrap(), 3);
+}
+
+#[test]
+fn upper_tier_rejections_and_conflicts_become_notices_for_the_origin() {
+    let (_dir, store) = open();
+    // Wuhan's item stands; Yichang's item with the same code is a cross-origin conflict.
+    respond(&store, 1, sync("420100", "420100", 1, &["I-1"], "x", None));
+    let out = synced(respond(
+        &store,
+        2,
+        sync("420500", "420500", 1, &["I-1"], "x", None),
+    ));
+    assert_eq!(out.rejected, 1);
+    let notices = read::notices_after(&store, "420500", 0, 10).unwrap();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        notices[0].issues.last().unwrap().rule,
+        "item.item_code.cross_origin"
+    );
+    assert_eq!(notices[0].origin.region, "420500");
+    assert!(read::notices_after(&store, "420100", 0, 10)
+        .unwrap()
+        .is_empty());
+    let held = read::key_state(&store, "item", "I-1").unwrap().unwrap();
+    assert_eq!(held.origin.region, "420100", "the first stands");
+
+    // A re-check failure here is noticed down; the corrected version resolves it.
+    respond(
+        &store,
+        3,
+        sync(
+            "420100",
+            "420100",
+            2,
+            &["I-2"],
+            "",
+            Some("item.item_name.required"),
+        ),
+    );
+    respond(
+        &store,
+        4,
+        sync("420100", "420100", 3, &["I-2"], "fixed", None),
+    );
+    let down = read::notices_after(&store, "420100", 0, 10).unwrap();
+    let kinds: Vec<_> = down.iter().map(|n| (n.seq, n.kind.as_str())).collect();
+    assert_eq!(kinds, vec![(1, "rejected"), (2, "resolved")]);
+    let q = read::queue(&store, None, true).unwrap();
+    let i2 = q.iter().find(|e| e.key == "I-2").unwrap();
+    assert_eq!(i2.status, QueueStatus::Rectified);
+}
+
+#[test]
+fn notices_from_the_parent_apply_once_and_relay_down() {
+    use super::command::{IncomingNotice, NoticeBatch};
+    use super::model::{Notice, NoticeKind};
+    use super::Origin;
+    let (_dir, store) = open();
+    let notice = |seq: u64, kind: NoticeKind| Notice {
+        seq,
+        kind,
+        dataset: "item".into(),
+        key: "I-9".into(),
+        version: 1,
+        origin: Origin {
+            region: "420100".into(),
+            department: DEPT.into(),
+        },
+        raised_by: RaisedBy {
+            tier: "national".into(),
+            region: "100000".into(),
+        },
+        issues: Vec::new(),
+        fields: Fields::new(),
+        at: 1_780_000_000_000 + seq as i64 * 1000,
+    };
+    let batch = |notices: Vec<Notice>| {
+        Command::Notices(std::sync::Arc::new(NoticeBatch {
+            notices: notices
+                .into_iter()
+                .map(|notice| IncomingNotice {
+                    notice,
+                    relay_to: Some("420100".into()),
+                })
+                .collect(),
+        }))
+    };
+    let first = respond(&store, 1, batch(vec![notice(1, NoticeKind::Rejected)]));
+    assert!(matches!(first, CommandResponse::Notices(1)));
+    // Sent again after a reconnect: skipped.
+    let again = respond(&store, 2, batch(vec![notice(1, NoticeKind::Rejected)]));
+    assert!(matches!(again, CommandResponse::Notices(0)));
+    let q = read::queue(&store, Some(DEPT), false).unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].raised_by.tier, "national");
+    respond(&store, 3, batch(vec![notice(2, NoticeKind::Resolved)]));
+    assert!(read::queue(&store, Some(DEPT), false).unwrap().is_empty());
+    // Both were passed on to the city, numbered on that link.
+    let relayed = read::notices_after(&store, "420100", 0, 10).unwrap();
+    assert_eq!(
+        relayed.iter().map(|n| n.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(read::notices_applied(&store).unwrap(), 2);
+}

@@ -1,0 +1,221 @@
+//! `regfed bench-ha`: replicated durable ingest of a group of three against a group of
+//! one, and failover: the time from killing the leader (kill -9 of a real process) to the
+//! first acknowledged write on the new one.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use regfed_pki::Tier;
+use regfed_proto::v1 as pb;
+use regfed_sample::{action_stream, generate, SampleConfig};
+
+use crate::cli::submit::{send, Outgoing};
+use crate::federation::{self, NodePlan};
+use crate::local::{self, LocalNode, SampleForm};
+
+#[derive(Args, Debug)]
+pub struct HaBenchArgs {
+    /// Actions ingested into each group.
+    #[arg(long, default_value_t = 30_000)]
+    pub records: usize,
+    /// Records per submitted batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Leader kills measured (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub failovers: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A group's member processes, killed on drop.
+struct Processes(Vec<(LocalNode, Option<Child>)>);
+
+impl Processes {
+    fn spawn(nodes: &[LocalNode], dir: &std::path::Path) -> anyhow::Result<Self> {
+        let bin = std::env::current_exe().context("cannot find the regfed binary")?;
+        let mut all = Vec::new();
+        for n in nodes {
+            let log = std::fs::File::create(dir.join(format!("{}.log", n.id)))?;
+            let child = Command::new(&bin)
+                .args(["serve", "--config"])
+                .arg(&n.config_path)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("cannot start regfed serve")?;
+            all.push((n.clone(), Some(child)));
+        }
+        Ok(Processes(all))
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.0[i].1.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn restart(&mut self, i: usize, dir: &std::path::Path) -> anyhow::Result<()> {
+        let mut one = Processes::spawn(&[self.0[i].0.clone()], dir)?;
+        self.0[i].1 = one.0[0].1.take();
+        Ok(())
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for i in 0..self.0.len() {
+            self.kill(i);
+        }
+    }
+}
+
+async fn leader_index(nodes: &[LocalNode]) -> Option<usize> {
+    for (i, n) in nodes.iter().enumerate() {
+        let Ok(mut c) = crate::client::connect_member(&[n.addr.to_string()], &n.operator).await
+        else {
+            continue;
+        };
+        if let Ok(s) = c.status(pb::StatusRequest {}).await {
+            if s.get_ref().raft_role == "leader" {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+fn per_second(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// Ingests `n` actions into the group of `nodes` (through its leader); answers records/s.
+async fn ingest(nodes: &[LocalNode], n: usize, batch: usize) -> anyhow::Result<f64> {
+    let first = &nodes[0];
+    local::wait_ready(first, Duration::from_secs(60)).await?;
+    let depts = first.departments.iter().map(|(d, _)| d.clone()).collect();
+    let today = crate::state::china_day(crate::node::now_millis());
+    let mut cfg = SampleConfig::small(&first.region, depts, today);
+    cfg.defect_rate = 0.0;
+    let refs = generate(&cfg);
+    local::load_samples(first, &refs, SampleForm::AsSubmitted).await?;
+    let samples = action_stream(&cfg, &refs, 1, n);
+    let started = Instant::now();
+    let accepted = crate::bench_sync::submit_all(first, samples, batch).await?;
+    anyhow::ensure!(
+        accepted == n,
+        "only {accepted} of {n} actions were accepted"
+    );
+    Ok(per_second(n, started.elapsed()))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let solo_plan = vec![NodePlan::new("solo", Tier::City, "420100", 3)?];
+    let solo = federation::prepare(&dir.path().join("solo"), &solo_plan, "")?;
+    let plan: Vec<NodePlan> = (1..=3)
+        .map(|i| NodePlan::new(&format!("wuhan-{i}"), Tier::City, "420100", 3))
+        .collect::<anyhow::Result<_>>()?;
+    let group = federation::prepare(&dir.path().join("group"), &plan, "")?;
+
+    let one = {
+        let _p = Processes::spawn(&solo, dir.path())?;
+        ingest(&solo, args.records, args.batch).await?
+    };
+    let mut procs = Processes::spawn(&group, dir.path())?;
+    let three = ingest(&group, args.records, args.batch).await?;
+
+    // Failover: a writer submits small batches through any member; the leader is killed.
+    let addrs: Vec<String> = group.iter().map(|n| n.addr.to_string()).collect();
+    let depts = group[0]
+        .departments
+        .iter()
+        .map(|(d, _)| d.clone())
+        .collect();
+    let today = crate::state::china_day(crate::node::now_millis());
+    let mut cfg = SampleConfig::small(&group[0].region, depts, today);
+    cfg.defect_rate = 0.0;
+    let refs = generate(&cfg);
+    let dept = &group[0].departments[0];
+    let mut stream = action_stream(&cfg, &refs, 10_000_000, 200_000)
+        .into_iter()
+        .filter(|s| s.department.as_deref() == Some(&dept.0.code))
+        .map(|s| Outgoing {
+            source: s.key.clone(),
+            record: s.record,
+        });
+    let mut failovers = Vec::new();
+    for _ in 0..args.failovers {
+        let leader = leader_index(&group)
+            .await
+            .context("the group has no leader")?;
+        let killed_at = Instant::now();
+        procs.kill(leader);
+        // The first write acknowledged after the kill.
+        let elapsed = loop {
+            anyhow::ensure!(
+                killed_at.elapsed() < Duration::from_secs(60),
+                "no write was acknowledged within a minute of the kill"
+            );
+            let batch: Vec<Outgoing> = stream.by_ref().take(10).collect();
+            let Ok(mut client) = crate::client::connect(&addrs, &dept.1).await else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
+            let sent = tokio::time::timeout(
+                Duration::from_secs(2),
+                send(&mut client, "action", None, &batch, 100),
+            )
+            .await;
+            if let Ok(Ok(_)) = sent {
+                break killed_at.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        failovers.push(elapsed.as_secs_f64());
+        procs.restart(leader, dir.path())?;
+        // Back to three before the next kill.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let list = failovers
+        .iter()
+        .map(|f| format!("{f:.2} s"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let failover = median(&mut failovers);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "group_of_1_records_per_sec": one,
+                "group_of_3_records_per_sec": three,
+                "group_of_3_over_1": three / one,
+                "failover_secs_median": failover,
+                "failovers": failovers,
+                "records": args.records,
+                "batch": args.batch,
+            })
+        );
+    } else {
+        println!(
+            "group of 1      {one:>10.0} records/s durable ingest ({} actions, batches of {})",
+            args.records, args.batch
+        );
+        println!("group of 3      {three:>10.0} records/s replicated durable ingest (a quorum synced before each ack)");
+        println!(
+            "3 over 1        {:>10.1}% (target >= 60%)",
+            100.0 * three / one
+        );
+        println!("failover        {failover:>10.2} s median from kill -9 of the leader to the first acknowledged write ({list}; target < 3 s)");
+    }
+    Ok(())
+}
