@@ -161,6 +161,13 @@ pub struct RaftSection {
     /// it never initializes one, and waits to be added.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub join: bool,
+    /// Log entries (batches) between snapshots; the log is purged behind each.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every_entries: u64,
+}
+
+fn default_snapshot_every() -> u64 {
+    5000
 }
 
 fn default_raft_id() -> u64 {
@@ -173,6 +180,7 @@ impl Default for RaftSection {
             node_id: default_raft_id(),
             members: Vec::new(),
             join: false,
+            snapshot_every_entries: default_snapshot_every(),
         }
     }
 }
@@ -232,6 +240,7 @@ pub struct Config {
     pub raft_members: BTreeMap<u64, String>,
     /// Join an existing group instead of initializing one.
     pub raft_join: bool,
+    pub raft_snapshot_every: u64,
     pub pack: Arc<RulePack>,
     /// Known departments by code: this region's (who may submit) and those below it.
     pub departments: BTreeMap<String, Department>,
@@ -442,6 +451,9 @@ impl Config {
                 )),
             }
         }
+        if raw.raft.snapshot_every_entries < 10 {
+            problems.push("raft.snapshot_every_entries must be at least 10".into());
+        }
         if !raw.raft.members.is_empty() && !raft_members.contains_key(&raw.raft.node_id) {
             problems.push(format!(
                 "raft.members does not list this node's own id {} (raft.node_id)",
@@ -518,6 +530,7 @@ impl Config {
             raft_id: raw.raft.node_id,
             raft_members,
             raft_join: raw.raft.join,
+            raft_snapshot_every: raw.raft.snapshot_every_entries,
             pack,
             departments,
             parent,

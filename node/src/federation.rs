@@ -26,6 +26,10 @@ pub struct NodePlan {
     /// proxy, say).
     pub parent_addr: Option<String>,
     pub listen: SocketAddr,
+    /// Its Raft id, when not its position in its group.
+    pub raft_id: Option<u64>,
+    /// More `[raft]` settings, e.g. `join = true`.
+    pub raft_settings: String,
 }
 
 impl NodePlan {
@@ -41,6 +45,8 @@ impl NodePlan {
             },
             parent_addr: None,
             listen: local::free_port()?,
+            raft_id: None,
+            raft_settings: String::new(),
         })
     }
 }
@@ -72,16 +78,22 @@ pub fn prepare(dir: &Path, plan: &[NodePlan], extra: &str) -> anyhow::Result<Vec
         let region = Region::parse(&n.region)?;
         let mut config = String::from(extra);
         let group = &groups[n.region.as_str()];
-        if group.len() > 1 {
-            let id = group.iter().position(|m| m.id == n.id).unwrap_or(0) + 1;
+        if group.len() > 1 || n.raft_id.is_some() || !n.raft_settings.is_empty() {
+            let position = group.iter().position(|m| m.id == n.id).unwrap_or(0) + 1;
+            let id = n.raft_id.unwrap_or(position as u64);
             let members: Vec<String> = group
                 .iter()
                 .enumerate()
-                .map(|(i, m)| format!("\"{}@{}\"", i + 1, m.listen))
+                .map(|(i, m)| format!("\"{}@{}\"", m.raft_id.unwrap_or(i as u64 + 1), m.listen))
                 .collect();
+            let members = if group.len() > 1 {
+                format!("members = [{}]\n", members.join(", "))
+            } else {
+                String::new()
+            };
             config.push_str(&format!(
-                "\n[raft]\nnode_id = {id}\nmembers = [{}]\n",
-                members.join(", ")
+                "\n[raft]\nnode_id = {id}\n{members}{}\n",
+                n.raft_settings
             ));
         }
         if let Some(parent) = regions.parent(&region).and_then(|p| groups.get(p.as_str())) {

@@ -40,6 +40,10 @@ impl Federation {
         Federation { nodes, _dir: dir }
     }
 
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub fn node(&self, id: &str) -> &NodeProcess {
         &self.nodes[id]
     }

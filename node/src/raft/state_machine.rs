@@ -230,6 +230,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| {
                 storage_error(ErrorSubject::Snapshot(Some(signature)), ErrorVerb::Write, e)
             })?;
+        let bytes = data.len();
         save_snapshot(
             &self.store,
             &StoredSnapshot {
@@ -237,7 +238,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 data,
             },
         )
-        .await
+        .await?;
+        tracing::info!(
+            last_log = ?meta.last_log_id.map(|l| l.index),
+            bytes,
+            "Snapshot from the leader installed."
+        );
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
