@@ -105,7 +105,7 @@ async fn ingest(nodes: &[LocalNode], n: usize, batch: usize) -> anyhow::Result<f
     local::load_samples(first, &refs, SampleForm::AsSubmitted).await?;
     let samples = action_stream(&cfg, &refs, 1, n);
     let started = Instant::now();
-    let accepted = crate::bench_sync::submit_all(first, samples, batch).await?;
+    let accepted = local::submit_actions(first, samples, 2, batch).await?;
     anyhow::ensure!(
         accepted == n,
         "only {accepted} of {n} actions were accepted"

@@ -7,7 +7,7 @@
 //! mutual TLS (a parent that only acknowledges) and the raw sled limit (batched insert +
 //! sync).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,9 @@ use clap::Args;
 use futures::Stream;
 use prost::Message as _;
 use regfed_proto::v1 as pb;
-use regfed_sample::{action_stream, generate, Sample, SampleConfig};
+use regfed_sample::{action_stream, generate, SampleConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::cli::submit::{send, Outgoing};
 use crate::config::Config;
 use crate::federation::{self, NodePlan};
 use crate::local::{self, LocalNode, SampleForm};
@@ -55,46 +54,6 @@ fn per_second(n: usize, elapsed: Duration) -> f64 {
 async fn status(node: &LocalNode) -> anyhow::Result<pb::StatusResponse> {
     let mut client = crate::client::connect(&[node.addr.to_string()], &node.operator).await?;
     Ok(client.status(pb::StatusRequest {}).await?.into_inner())
-}
-
-/// Submits `samples` at `node`, each by its department, two clients per department.
-pub async fn submit_all(
-    node: &LocalNode,
-    samples: Vec<Sample>,
-    batch: usize,
-) -> anyhow::Result<usize> {
-    let mut by_dept: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
-    for s in samples {
-        by_dept
-            .entry(s.department.clone().unwrap_or_default())
-            .or_default()
-            .push(Outgoing {
-                record: s.record,
-                source: s.key,
-            });
-    }
-    let mut tasks = Vec::new();
-    for (dept, mut records) in by_dept {
-        let identity = node
-            .departments
-            .iter()
-            .find(|(d, _)| d.code == dept)
-            .map(|(_, p)| p.clone())
-            .context("a sample department has no identity")?;
-        let half = records.len() / 2;
-        for part in [records.split_off(half), records] {
-            let (nodes, identity) = (vec![node.addr.to_string()], identity.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut client = crate::client::connect(&nodes, &identity).await?;
-                send(&mut client, "action", None, &part, batch).await
-            }));
-        }
-    }
-    let mut accepted = 0;
-    for t in tasks {
-        accepted += t.await??.count("accepted");
-    }
-    Ok(accepted)
 }
 
 /// A parent that acknowledges every batch and does nothing else: the gRPC limit.
@@ -220,7 +179,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     // 1. The backlog, accumulated while the province is down.
     let samples = action_stream(&cfg, &refs, 1, args.backlog);
     let started = Instant::now();
-    let accepted = submit_all(wuhan, samples, args.batch).await?;
+    let accepted = local::submit_actions(wuhan, samples, 2, args.batch).await?;
     let ingest_rate = per_second(accepted, started.elapsed());
     let backlog = status(wuhan).await?.outbox_pending as usize;
     anyhow::ensure!(
@@ -371,7 +330,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         let Some(chunk) = chunks.next() else { break };
         let (node, chunk) = (wuhan.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
-            submit_all(&node, chunk, usize::MAX).await
+            local::submit_actions(&node, chunk, 2, usize::MAX).await
         }));
     }
     for t in tasks {

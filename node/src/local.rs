@@ -201,6 +201,50 @@ pub async fn load_samples(
     Ok(report)
 }
 
+/// Submits action `samples` at `node`, each by its department, with `clients` concurrent
+/// clients per department sending batches of `batch`; answers how many were accepted.
+pub async fn submit_actions(
+    node: &LocalNode,
+    samples: Vec<regfed_sample::Sample>,
+    clients: usize,
+    batch: usize,
+) -> anyhow::Result<usize> {
+    use crate::cli::submit::{send, Outgoing};
+    let mut by_dept: std::collections::BTreeMap<String, Vec<Outgoing>> = Default::default();
+    for s in samples {
+        by_dept
+            .entry(s.department.clone().unwrap_or_default())
+            .or_default()
+            .push(Outgoing {
+                record: s.record,
+                source: s.key,
+            });
+    }
+    let mut tasks = Vec::new();
+    for (dept, records) in by_dept {
+        let identity = node
+            .departments
+            .iter()
+            .find(|(d, _)| d.code == dept)
+            .map(|(_, p)| p.clone())
+            .with_context(|| format!("department {dept} of the samples has no identity"))?;
+        let part = records.len().div_ceil(clients.max(1)).max(1);
+        for part in records.chunks(part) {
+            let (nodes, identity, part) =
+                (vec![node.addr.to_string()], identity.clone(), part.to_vec());
+            tasks.push(tokio::spawn(async move {
+                let mut client = crate::client::connect(&nodes, &identity).await?;
+                send(&mut client, "action", None, &part, batch).await
+            }));
+        }
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await??.count("accepted");
+    }
+    Ok(accepted)
+}
+
 /// The department that submits a sample: its own, or `first` for records that belong to
 /// no department (subjects).
 pub fn submitter<'a>(sample: &'a regfed_sample::Sample, first: &'a str) -> &'a str {

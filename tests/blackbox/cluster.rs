@@ -10,7 +10,7 @@ use regfed_pki::Tier;
 use regfed_sample::SampleConfig;
 
 use crate::federation::Federation;
-use crate::ha::member_status;
+use crate::ha::{member_status, replicas_identical};
 use crate::harness::{today, wait_for, NodeProcess};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -122,23 +122,9 @@ async fn an_empty_member_joins_by_snapshot_and_replaces_another() {
         .await
         .expect("after the change");
     let members = [first.clone(), fed.node("wuhan-3").node.clone(), new.clone()];
-    let seen = wait_for("identical replicas", Duration::from_secs(60), || async {
-        let mut seen = Vec::new();
-        for n in &members {
-            match member_status(n).await {
-                Some(s) => seen.push((s.log_index, s.records.clone())),
-                None => return Err(format!("{} not answering", n.id)),
-            }
-        }
-        if seen.windows(2).all(|w| w[0] == w[1]) {
-            Ok(seen)
-        } else {
-            Err(format!("{seen:?}"))
-        }
-    })
-    .await;
+    let seen = replicas_identical(&members, Duration::from_secs(60)).await;
     println!(
         "member 4 joined by snapshot and replaced member 2; replicas at {:?}",
-        seen[0]
+        seen
     );
 }

@@ -3,10 +3,8 @@
 //! centre stopped for a while. After healing, every tier holds exactly what the cities
 //! accepted: nothing lost, nothing duplicated, nothing unexpected.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use regfed::cli::submit::{send, Outgoing};
 use regfed::federation::NodePlan;
 use regfed::local::{load_samples, LocalNode, SampleForm};
 use regfed_pki::Tier;
@@ -22,33 +20,9 @@ async fn submit_actions(node: &LocalNode, start: u64, n: usize) -> usize {
     let mut cfg = SampleConfig::small(&node.region, depts, today());
     cfg.defect_rate = 0.0;
     let refs = regfed_sample::generate(&cfg);
-    let mut by_dept: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
-    for s in action_stream(&cfg, &refs, start, n) {
-        by_dept
-            .entry(s.department.clone().unwrap_or_default())
-            .or_default()
-            .push(Outgoing {
-                record: s.record,
-                source: s.key,
-            });
-    }
-    let mut accepted = 0;
-    for (dept, records) in by_dept {
-        let identity = &node
-            .departments
-            .iter()
-            .find(|(d, _)| d.code == dept)
-            .expect("department")
-            .1;
-        let mut client = regfed::client::connect(&[node.addr.to_string()], identity)
-            .await
-            .expect("connect");
-        accepted += send(&mut client, "action", None, &records, 250)
-            .await
-            .expect("submit")
-            .count("accepted");
-    }
-    accepted
+    regfed::local::submit_actions(node, action_stream(&cfg, &refs, start, n), 1, 250)
+        .await
+        .expect("submit")
 }
 
 #[tokio::test(flavor = "multi_thread")]

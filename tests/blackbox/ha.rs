@@ -197,21 +197,7 @@ async fn a_group_of_three_survives_its_leader_killed() {
         actions.len(),
         "each accepted action is one change: none applied twice"
     );
-    let states = wait_for("identical replicas", Duration::from_secs(60), || async {
-        let mut seen = Vec::new();
-        for n in &nodes {
-            match member_status(n).await {
-                Some(s) => seen.push((s.log_index, s.records.clone())),
-                None => return Err(format!("{} not answering", n.id)),
-            }
-        }
-        if seen.windows(2).all(|w| w[0] == w[1]) {
-            Ok(seen)
-        } else {
-            Err(format!("{seen:?}"))
-        }
-    })
-    .await;
+    let states = replicas_identical(&nodes, Duration::from_secs(60)).await;
     println!(
         "group of 3: {} actions acknowledged (all present once), {} with an unknown outcome retried, leader {} killed, new leader {} after {:?}, first write acknowledged {:?} after the kill; replicas at log index {}",
         ledger.ok.len(),
@@ -220,8 +206,31 @@ async fn a_group_of_three_survives_its_leader_killed() {
         nodes[new_leader].id,
         killed_at.elapsed(),
         first_after_kill.map(|t| t - killed_at),
-        states[0].0
+        states.0
     );
+}
+
+/// Waits until every member of a group has applied the same log and holds the same counts;
+/// answers that log index and those counts.
+pub async fn replicas_identical(
+    members: &[LocalNode],
+    timeout: Duration,
+) -> (u64, std::collections::HashMap<String, u64>) {
+    wait_for("identical replicas", timeout, || async {
+        let mut seen = Vec::new();
+        for n in members {
+            match member_status(n).await {
+                Some(s) => seen.push((s.log_index, s.records.clone())),
+                None => return Err(format!("{} not answering", n.id)),
+            }
+        }
+        if seen.windows(2).all(|w| w[0] == w[1]) {
+            Ok(seen.swap_remove(0))
+        } else {
+            Err(format!("{seen:?}"))
+        }
+    })
+    .await
 }
 
 /// Accepted action changes in the change log, counted through `query`.

@@ -16,7 +16,7 @@ use regfed_pki::Tier;
 use regfed_sample::{action_stream, SampleConfig};
 
 use crate::federation::{holdings, merged, wait_holds, Federation};
-use crate::ha::{action_changes, load, member_status, Ledger};
+use crate::ha::{action_changes, load, member_status, replicas_identical, Ledger};
 use crate::harness::{today, wait_for};
 
 fn group(fed: &Federation, prefix: &str) -> Vec<LocalNode> {
@@ -37,25 +37,6 @@ async fn leader(members: &[LocalNode]) -> usize {
             }
         }
         Err("none".to_string())
-    })
-    .await
-}
-
-/// Waits until every member of a group has applied the same log and holds the same counts.
-async fn replicas_identical(members: &[LocalNode]) -> u64 {
-    wait_for("identical replicas", Duration::from_secs(90), || async {
-        let mut seen = Vec::new();
-        for n in members {
-            match member_status(n).await {
-                Some(s) => seen.push((s.log_index, s.records.clone())),
-                None => return Err(format!("{} not answering", n.id)),
-            }
-        }
-        if seen.windows(2).all(|w| w[0] == w[1]) {
-            Ok(seen[0].0)
-        } else {
-            Err(format!("{seen:?}"))
-        }
     })
     .await
 }
@@ -226,7 +207,7 @@ async fn three_tiers_of_groups_lose_nothing_through_leader_failures() {
         ("hubei", &hubei),
         ("wuhan", &wuhan),
     ] {
-        let index = replicas_identical(g).await;
+        let (index, _) = replicas_identical(g, Duration::from_secs(90)).await;
         let changes = action_changes(&g[0]).await;
         counts.insert(name, (index, changes));
     }

@@ -170,6 +170,32 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// Queues a notice about `key` for the origin of a child's record, down the link it came
+    /// over.
+    fn notify(
+        &mut self,
+        a: &Arrival,
+        up: &Upstream,
+        key: &str,
+        kind: NoticeKind,
+        issues: Vec<Issue>,
+        fields: Fields,
+    ) -> Result<(), ApplyError> {
+        let notice = Notice {
+            seq: 0,
+            kind,
+            dataset: a.dataset.to_string(),
+            key: key.to_string(),
+            version: up.origin_version,
+            origin: a.origin.clone(),
+            raised_by: a.raised_by.clone(),
+            issues,
+            fields,
+            at: a.received_at,
+        };
+        self.send_notice(up.child, notice)
+    }
+
     /// A child's batch: committed once, in order, whatever the link resends.
     fn sync(&mut self, log_index: u64, batch: &SyncBatch) -> Result<SyncOutcome, ApplyError> {
         let hw_key = keys::link_high_water(&batch.child);
@@ -504,20 +530,13 @@ impl<'a> Applier<'a> {
                 q.rectified_at = Some(a.received_at);
                 q.rectified_version = Some(version);
                 if let Some(up) = &a.upstream {
-                    self.send_notice(
-                        up.child,
-                        Notice {
-                            seq: 0,
-                            kind: NoticeKind::Resolved,
-                            dataset: dataset.to_string(),
-                            key: verdict.key.clone(),
-                            version: up.origin_version,
-                            origin: a.origin.clone(),
-                            raised_by: a.raised_by.clone(),
-                            issues: Vec::new(),
-                            fields: Fields::new(),
-                            at: a.received_at,
-                        },
+                    self.notify(
+                        a,
+                        up,
+                        &verdict.key,
+                        NoticeKind::Resolved,
+                        Vec::new(),
+                        Fields::new(),
                     )?;
                 }
                 self.write(queue_key, &q);
@@ -532,20 +551,13 @@ impl<'a> Applier<'a> {
                 _ => a.received_at,
             };
             if let Some(up) = &a.upstream {
-                self.send_notice(
-                    up.child,
-                    Notice {
-                        seq: 0,
-                        kind: NoticeKind::Rejected,
-                        dataset: dataset.to_string(),
-                        key: verdict.key.clone(),
-                        version: up.origin_version,
-                        origin: a.origin.clone(),
-                        raised_by: a.raised_by.clone(),
-                        issues: verdict.issues.clone(),
-                        fields: verdict.fields.clone(),
-                        at: a.received_at,
-                    },
+                self.notify(
+                    a,
+                    up,
+                    &verdict.key,
+                    NoticeKind::Rejected,
+                    verdict.issues.clone(),
+                    verdict.fields.clone(),
                 )?;
             }
             let entry = QueueEntry {
@@ -651,20 +663,13 @@ impl<'a> Applier<'a> {
                     c.rectified += 1;
                     c.rectification.record(waited);
                 })?;
-                self.send_notice(
-                    up.child,
-                    Notice {
-                        seq: 0,
-                        kind: NoticeKind::Resolved,
-                        dataset: dataset.to_string(),
-                        key: verdict.key.clone(),
-                        version: up.origin_version,
-                        origin: a.origin.clone(),
-                        raised_by: a.raised_by.clone(),
-                        issues: Vec::new(),
-                        fields: Fields::new(),
-                        at: a.received_at,
-                    },
+                self.notify(
+                    a,
+                    up,
+                    &verdict.key,
+                    NoticeKind::Resolved,
+                    Vec::new(),
+                    Fields::new(),
                 )?;
             }
             return Ok(RecordOutcome {
@@ -724,20 +729,13 @@ impl<'a> Applier<'a> {
                 source: verdict.source.clone(),
             },
         );
-        self.send_notice(
-            up.child,
-            Notice {
-                seq: 0,
-                kind: NoticeKind::Rejected,
-                dataset: dataset.to_string(),
-                key: verdict.key.clone(),
-                version: up.origin_version,
-                origin: a.origin.clone(),
-                raised_by: a.raised_by.clone(),
-                issues: issues.clone(),
-                fields: verdict.fields.clone(),
-                at: a.received_at,
-            },
+        self.notify(
+            a,
+            up,
+            &verdict.key,
+            NoticeKind::Rejected,
+            issues.clone(),
+            verdict.fields.clone(),
         )?;
         Ok(RecordOutcome {
             key: verdict.key.clone(),
