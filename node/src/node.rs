@@ -150,9 +150,11 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
             .context("cannot initialize the Raft group")?;
         tracing::info!(node = %config.id, "Raft group initialized.");
     }
-    // Wait until the group has a leader, so the first write does not race the election.
-    if config.raft_join {
-        // Nothing to wait for until the group adds this node.
+    // A group of one: wait until it leads itself, so the first write does not race the
+    // election. The members of a larger group must serve first (their peers elect through
+    // this node's port), and a joining node has nothing to wait for until it is added.
+    if config.raft_join || config.raft_members.len() > 1 {
+        // Clients meanwhile hear "not the leader" until the election ends.
     } else if let Err(error) = raft
         .wait(Some(Duration::from_secs(10)))
         .metrics(|m| m.current_leader.is_some(), "the group has a leader")
