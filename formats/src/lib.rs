@@ -1,5 +1,6 @@
-//! Reading department files (JSON Lines, or CSV in UTF-8 or GBK with field-name or Chinese
-//! label headers) into raw records, and writing records back out in those formats.
+//! Reading department files (JSON Lines, CSV in UTF-8 or GBK with field-name or Chinese
+//! label headers, Excel workbooks) into raw records, and writing records back out in those
+//! formats; Excel templates and result workbooks ([`xlsx`]).
 //!
 //! Architecture invariant: this crate only parses. It neither standardizes nor checks
 //! values (that is `regfed-governance`'s job, so a file's `2026/3/5` or `１,200元` reaches
@@ -12,6 +13,7 @@ mod error;
 mod format;
 mod jsonl;
 mod names;
+pub mod xlsx;
 
 use std::path::Path;
 

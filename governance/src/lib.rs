@@ -20,7 +20,7 @@ pub mod verdict;
 
 pub use engine::{govern, Context};
 pub use lookup::Lookup;
-pub use pack::{mask_id, DatasetSpec, FieldSpec, FieldType, PackError, RulePack};
+pub use pack::{mask_id, Code, CodeList, DatasetSpec, FieldSpec, FieldType, PackError, RulePack};
 pub use record::{Fields, Op, RawRecord, Value};
 pub use region::{Region, RegionTable, Tier};
 pub use verdict::{Change, Issue, PackId, Severity, Verdict};
