@@ -120,6 +120,9 @@ pub struct LimitsSection {
     /// Seconds a request may take before it is cancelled.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// Bytes of one uploaded workbook.
+    #[serde(default = "default_max_upload")]
+    pub max_upload_bytes: usize,
 }
 
 fn default_max_batch() -> usize {
@@ -134,6 +137,9 @@ fn default_concurrency() -> usize {
 fn default_request_timeout() -> u64 {
     120
 }
+fn default_max_upload() -> usize {
+    64 * 1024 * 1024
+}
 
 impl Default for LimitsSection {
     fn default() -> Self {
@@ -142,6 +148,7 @@ impl Default for LimitsSection {
             max_message_bytes: default_max_message(),
             concurrency_per_connection: default_concurrency(),
             request_timeout_secs: default_request_timeout(),
+            max_upload_bytes: default_max_upload(),
         }
     }
 }

@@ -4,12 +4,14 @@
 pub mod bench;
 pub mod bench_ha;
 pub mod bench_sync;
+pub mod bench_xlsx;
 pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod federation;
+pub mod import;
 pub mod link;
 pub mod local;
 pub mod metrics;

@@ -7,6 +7,7 @@ mod harness;
 mod cli;
 mod cluster;
 mod crash;
+mod excel;
 mod federation;
 mod federation_faults;
 mod federation_refusals;

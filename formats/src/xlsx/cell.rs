@@ -74,8 +74,9 @@ impl Epoch {
             // 1900 counts a 29 February 1900 that never was (serial 60), as Lotus 1-2-3 did:
             // before it, day 1 is 1900-01-01; from 61 on, a serial counts from 1899-12-30.
             Epoch::Excel1900 if days == 0 => None,
-            Epoch::Excel1900 if days < 60 => NaiveDate::from_ymd_opt(1899, 12, 31)?
-                .checked_add_days(Days::new(days)),
+            Epoch::Excel1900 if days < 60 => {
+                NaiveDate::from_ymd_opt(1899, 12, 31)?.checked_add_days(Days::new(days))
+            }
             Epoch::Excel1900 if days == 60 => NaiveDate::from_ymd_opt(1900, 2, 28),
             Epoch::Excel1900 => {
                 NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(Days::new(days))
@@ -116,7 +117,10 @@ impl CellFault {
     pub fn message_zh(&self, field: &FieldSpec) -> String {
         match self {
             CellFault::ExcelError(e) => {
-                format!("{}单元格是 Excel 错误值 {e}（公式出错），无法读取", field.label)
+                format!(
+                    "{}单元格是 Excel 错误值 {e}（公式出错），无法读取",
+                    field.label
+                )
             }
             CellFault::Precision(_) => format!(
                 "{}被 Excel 存成了数字，超过 15 位的数字已丢失；请将该列设为文本格式后重新录入",
@@ -142,7 +146,11 @@ impl CellFault {
 
 /// The text a cell gives `field`: `Ok(None)` for nothing, an error where the cell's value
 /// is not the one the person meant and cannot be recovered.
-pub fn field_text(cell: &Cell, field: &FieldSpec, epoch: Epoch) -> Result<Option<String>, CellFault> {
+pub fn field_text(
+    cell: &Cell,
+    field: &FieldSpec,
+    epoch: Epoch,
+) -> Result<Option<String>, CellFault> {
     match cell {
         Cell::Text(s) => Ok((!s.is_empty()).then(|| s.clone())),
         Cell::Bool(b) => Ok(Some(if *b { "TRUE" } else { "FALSE" }.to_string())),
@@ -206,9 +214,15 @@ mod tests {
         assert_eq!(day(Epoch::Excel1900, 1.0).as_deref(), Some("1900-01-01"));
         assert_eq!(day(Epoch::Excel1900, 59.0).as_deref(), Some("1900-02-28"));
         assert_eq!(day(Epoch::Excel1900, 61.0).as_deref(), Some("1900-03-01"));
-        assert_eq!(day(Epoch::Excel1900, 46_086.75).as_deref(), Some("2026-03-05"));
+        assert_eq!(
+            day(Epoch::Excel1900, 46_086.75).as_deref(),
+            Some("2026-03-05")
+        );
         assert_eq!(day(Epoch::Excel1904, 0.0).as_deref(), Some("1904-01-01"));
-        assert_eq!(day(Epoch::Excel1904, 44_624.0).as_deref(), Some("2026-03-05"));
+        assert_eq!(
+            day(Epoch::Excel1904, 44_624.0).as_deref(),
+            Some("2026-03-05")
+        );
         assert_eq!(Epoch::Excel1904.to_1900(44_624.0), 46_086.0);
         assert_eq!(Epoch::Excel1900.date(-1.0), None);
         assert_eq!(Epoch::Excel1900.date(3.0e6), None);

@@ -18,7 +18,9 @@ pub use read::{
     column_name, Column, Plan, ReadRowIssue, SheetEvent, SheetHeader, SheetPlan, SheetRow,
     SheetSummary, Workbook, WorkbookError,
 };
-pub use report::{cell_ref, Report, ReportError, RowIssue, RowStatus, RowVerdict, ERROR_FILL, WARNING_FILL};
+pub use report::{
+    cell_ref, Report, ReportError, RowIssue, RowStatus, RowVerdict, ERROR_FILL, WARNING_FILL,
+};
 pub use template::{template, TemplateError};
 
 /// Rule id of a cell holding an Excel error value (`#N/A`, `#REF!`, ...).
@@ -42,13 +44,11 @@ pub const PROBLEMS_HEADER: &str = "问题说明\nproblems";
 
 /// True for the extensions of workbooks: .xlsx, .xlsm, .xls, .xlsb, .ods.
 pub fn is_workbook(path: &std::path::Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| {
-            ["xlsx", "xlsm", "xls", "xlsb", "ods"]
-                .iter()
-                .any(|w| e.eq_ignore_ascii_case(w))
-        })
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["xlsx", "xlsm", "xls", "xlsb", "ods"]
+            .iter()
+            .any(|w| e.eq_ignore_ascii_case(w))
+    })
 }
 
 /// The sheet name a template gives a data set: `监管行为 action`.

@@ -299,8 +299,7 @@ impl Workbook {
                 .position(|d| d.name == dataset)
                 .unwrap_or(usize::MAX)
         };
-        plan.sheets
-            .sort_by_key(|s| (order(&s.dataset), s.index));
+        plan.sheets.sort_by_key(|s| (order(&s.dataset), s.index));
         plan
     }
 
@@ -590,7 +589,11 @@ impl<'a> SheetState<'a> {
                 ));
             }
         }
-        let width = columns.iter().map(|(c, _)| usize::from(*c) + 1).max().unwrap_or(0);
+        let width = columns
+            .iter()
+            .map(|(c, _)| usize::from(*c) + 1)
+            .max()
+            .unwrap_or(0);
         let mut dense = vec![Column::Unknown; width];
         for (col, column) in &columns {
             dense[usize::from(*col)] = column.clone();
@@ -624,7 +627,11 @@ impl<'a> SheetState<'a> {
     /// Gives the empty cells of a merged region the value of its first cell.
     fn fill_merged(&mut self, row: u32, cells: &mut Vec<(u16, Cell)>) {
         self.active.retain(|(m, _)| m.end.0 >= row);
-        while let Some(m) = self.merges.get(self.next_merge).filter(|m| m.start.0 <= row) {
+        while let Some(m) = self
+            .merges
+            .get(self.next_merge)
+            .filter(|m| m.start.0 <= row)
+        {
             if m.end.0 >= row {
                 self.active.push((*m, None));
             }
@@ -706,7 +713,9 @@ fn build_row(
     for (col, cell) in &cells {
         match columns.get(usize::from(*col)) {
             Some(Column::Field(name)) => {
-                let Some(field) = spec.field(name) else { continue };
+                let Some(field) = spec.field(name) else {
+                    continue;
+                };
                 match field_text(cell, field, epoch) {
                     Ok(Some(text)) => {
                         fields.insert(name.clone(), Value::Text(text));

@@ -234,7 +234,9 @@ impl Report {
         sheets: &[(usize, String)],
     ) -> Result<Report, ReportError> {
         let mut book = XlsxWriter::new();
-        book.add_worksheet().set_name(SUMMARY_SHEET)?.set_active(true);
+        book.add_worksheet()
+            .set_name(SUMMARY_SHEET)?
+            .set_active(true);
         let mut ordered: Vec<&(usize, String)> = sheets.iter().collect();
         ordered.sort_by_key(|(i, _)| *i);
         ordered.dedup_by_key(|(i, _)| *i);
@@ -255,6 +257,11 @@ impl Report {
             rules: BTreeMap::new(),
             notes: Vec::new(),
         })
+    }
+
+    /// The rule pack that checked the rows (`name@version`), once known.
+    pub fn set_pack(&mut self, pack: &str) {
+        self.pack = pack.to_string();
     }
 
     /// Adds a sentence to the summary's notes (a column or sheet not imported, an import
@@ -294,9 +301,21 @@ impl Report {
         sheet.set_column_width(status_col, 16)?;
         sheet.set_column_width(problems_col, 60)?;
         for (col, cell) in &header.cells {
-            write_cell(sheet, header.row, *col, cell, &self.formats.header, self.epoch)?;
+            write_cell(
+                sheet,
+                header.row,
+                *col,
+                cell,
+                &self.formats.header,
+                self.epoch,
+            )?;
         }
-        sheet.write_string_with_format(header.row, status_col, STATUS_HEADER, &self.formats.header)?;
+        sheet.write_string_with_format(
+            header.row,
+            status_col,
+            STATUS_HEADER,
+            &self.formats.header,
+        )?;
         sheet.write_string_with_format(
             header.row,
             problems_col,
@@ -533,8 +552,15 @@ fn note_text(issues: &[&RowIssue], cell: Option<&Cell>) -> String {
     let mut parts: Vec<String> = issues
         .iter()
         .map(|i| {
-            let severity = if i.is_error() { "错误 error" } else { "提示 warning" };
-            let mut text = format!("[{}] {severity}\n{}\n{}", i.rule, i.message_zh, i.message_en);
+            let severity = if i.is_error() {
+                "错误 error"
+            } else {
+                "提示 warning"
+            };
+            let mut text = format!(
+                "[{}] {severity}\n{}\n{}",
+                i.rule, i.message_zh, i.message_en
+            );
             if !i.example.is_empty() {
                 text.push_str(&format!("\n示例 example: {}", i.example));
             }

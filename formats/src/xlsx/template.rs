@@ -54,7 +54,11 @@ pub fn template(pack: &RulePack, datasets: &[&DatasetSpec]) -> Result<Vec<u8>, T
     intro.set_column_width(2, 40)?;
     intro.set_column_width(3, 40)?;
     intro.write_string_with_format(0, 0, "互联网+监管 数据填报模板  Reporting template", &title)?;
-    intro.write_string(1, 0, format!("规则包 rule pack: {} {}", pack.name(), pack.version()))?;
+    intro.write_string(
+        1,
+        0,
+        format!("规则包 rule pack: {} {}", pack.name(), pack.version()),
+    )?;
     let steps = [
         "1. 每个数据集一个工作表，表头下每行填一条记录；工作表按名称识别，请勿改名。One sheet per data set, one record per row below the header; sheets are recognised by their names: do not rename them.",
         "2. 带 * 的列为必填项。鼠标移到表头可查看字段的规则和填写示例。Columns marked * are required. Hover over a header for the field's rules and a valid example.",
@@ -70,9 +74,14 @@ pub fn template(pack: &RulePack, datasets: &[&DatasetSpec]) -> Result<Vec<u8>, T
         intro.write_string(3 + i as u32, 0, *step)?;
     }
     let mut row = 4 + steps.len() as u32;
-    for (col, text) in ["工作表 sheet", "数据集 data set", "必填字段 required fields", "其他字段 other fields"]
-        .iter()
-        .enumerate()
+    for (col, text) in [
+        "工作表 sheet",
+        "数据集 data set",
+        "必填字段 required fields",
+        "其他字段 other fields",
+    ]
+    .iter()
+    .enumerate()
     {
         intro.write_string_with_format(row, col as u16, *text, &table_header)?;
     }
@@ -92,7 +101,10 @@ pub fn template(pack: &RulePack, datasets: &[&DatasetSpec]) -> Result<Vec<u8>, T
         intro.write_string_with_format(row, 3, names(false), &wrap)?;
     }
     row += 2;
-    for (col, text) in ["代码表 code list", "代码 code", "名称 label"].iter().enumerate() {
+    for (col, text) in ["代码表 code list", "代码 code", "名称 label"]
+        .iter()
+        .enumerate()
+    {
         intro.write_string_with_format(row, col as u16, *text, &table_header)?;
     }
     for list in &lists {
@@ -131,7 +143,11 @@ pub fn template(pack: &RulePack, datasets: &[&DatasetSpec]) -> Result<Vec<u8>, T
                 .max(field.example.chars().count())
                 .clamp(12, 40);
             sheet.set_column_width(col, width as f64 + 2.0)?;
-            let format = if field.required { &required_header } else { &header };
+            let format = if field.required {
+                &required_header
+            } else {
+                &header
+            };
             sheet.write_string_with_format(0, col, header_text(field), format)?;
             let note = Note::new(describe(pack, spec, field))
                 .set_author("regfed")

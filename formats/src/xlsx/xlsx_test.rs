@@ -125,11 +125,18 @@ fn the_template_follows_the_pack() {
     // Formats: text for codes (Excel keeps digits), dates as dates.
     let sheet_xml = zip_parts(&bytes, "xl/worksheets/sheet5.xml");
     let styles_xml = zip_parts(&bytes, "xl/styles.xml");
-    assert!(styles_xml.contains(r#"formatCode="@""#), "a text format exists");
+    assert!(
+        styles_xml.contains(r#"formatCode="@""#),
+        "a text format exists"
+    );
     assert!(styles_xml.contains("yyyy-mm-dd"), "a date format exists");
     // A drop-down of labels for each code field, from the hidden lists sheet.
     let validations = sheet_xml.matches("<dataValidation ").count();
-    let code_fields = action.fields.iter().filter(|f| f.code_list.is_some()).count();
+    let code_fields = action
+        .fields
+        .iter()
+        .filter(|f| f.code_list.is_some())
+        .count();
     assert_eq!(validations, code_fields, "{sheet_xml}");
     assert!(sheet_xml.contains("代码表 lists&apos;!$") || sheet_xml.contains("代码表 lists'!$"));
     // Notes on headers name the rules and the example.
@@ -138,11 +145,17 @@ fn the_template_follows_the_pack() {
         .field("subject_uscc")
         .unwrap_or_else(|| panic!("subject_uscc"));
     assert!(comments.contains(&format!("示例 example: {}", uscc.example)));
-    assert!(comments.contains("action.officers.min2"), "rules are listed");
+    assert!(
+        comments.contains("action.officers.min2"),
+        "rules are listed"
+    );
     let lists = book
         .worksheet_range(LISTS_SHEET)
         .unwrap_or_else(|e| panic!("{e}"));
-    let labels: Vec<String> = lists.cells().filter_map(|(_, _, d)| d.as_string()).collect();
+    let labels: Vec<String> = lists
+        .cells()
+        .filter_map(|(_, _, d)| d.as_string())
+        .collect();
     for list in pack.code_lists() {
         for code in &list.codes {
             assert!(labels.contains(&code.label), "{} in {labels:?}", code.label);
@@ -188,7 +201,10 @@ fn a_pack_change_changes_the_template() {
     let lists = book
         .worksheet_range(LISTS_SHEET)
         .unwrap_or_else(|e| panic!("{e}"));
-    let all: Vec<String> = lists.cells().filter_map(|(_, _, d)| d.as_string()).collect();
+    let all: Vec<String> = lists
+        .cells()
+        .filter_map(|(_, _, d)| d.as_string())
+        .collect();
     assert!(all.iter().any(|l| l == "监督抽查"), "{all:?}");
 }
 
@@ -201,7 +217,15 @@ fn messy_workbook() -> Vec<u8> {
     let date = Format::new().set_num_format("yyyy/m/d");
     let cells = |sheet: &mut rust_xlsxwriter::Worksheet| -> Result<(), rust_xlsxwriter::XlsxError> {
         sheet.write_string(0, 0, "2026年第一季度 监管对象 报表")?;
-        let headers = ["名称", "统一社会信用代码", "主体类型", "注册地行政区划", "成立日期", "备注", "住所"];
+        let headers = [
+            "名称",
+            "统一社会信用代码",
+            "主体类型",
+            "注册地行政区划",
+            "成立日期",
+            "备注",
+            "住所",
+        ];
         for (col, h) in headers.iter().enumerate() {
             sheet.write_string(2, col as u16, *h)?;
         }
@@ -235,16 +259,24 @@ fn a_messy_export_reads_as_the_person_meant() {
     assert_eq!(plan.sheets[0].dataset, "subject");
     assert_eq!(headers[0].row, 2, "the title row is skipped");
     assert!(
-        notes.iter().any(|n| n.contains("column F") && n.contains("备注")),
+        notes
+            .iter()
+            .any(|n| n.contains("column F") && n.contains("备注")),
         "the extra column is reported: {notes:?}"
     );
     assert_eq!(rows.len(), 4, "the blank row is skipped");
     let Some(first) = &rows[0].record else {
         panic!("row 4 reads: {:?}", rows[0].issues);
     };
-    assert_eq!(text(first, "name").as_deref(), Some("武汉示例科技有限公司  "));
+    assert_eq!(
+        text(first, "name").as_deref(),
+        Some("武汉示例科技有限公司  ")
+    );
     assert_eq!(text(first, "region_code").as_deref(), Some("420100"));
-    assert_eq!(text(first, "established_date").as_deref(), Some("2026-03-05"));
+    assert_eq!(
+        text(first, "established_date").as_deref(),
+        Some("2026-03-05")
+    );
     assert_eq!(text(first, "subject_type").as_deref(), Some("企业"));
     assert!(!first.fields.contains_key("备注"));
     assert_eq!(rows[0].source, "监管对象 row 4");
@@ -321,7 +353,11 @@ fn sheets_are_found_by_name_and_a_default_covers_the_rest() {
     assert!(plan.notes[0].contains("\"Sheet1\""), "{:?}", plan.notes);
     let plan = book.plan(&pack, Some("action"));
     let datasets: Vec<&str> = plan.sheets.iter().map(|s| s.dataset.as_str()).collect();
-    assert_eq!(datasets, ["officer", "officer", "action"], "reference order");
+    assert_eq!(
+        datasets,
+        ["officer", "officer", "action"],
+        "reference order"
+    );
     assert!(plan.notes.is_empty());
 }
 
@@ -363,11 +399,21 @@ fn the_result_marks_problem_cells_and_reads_back_as_the_original() {
     let Some(spec) = pack.dataset("subject") else {
         panic!("subject");
     };
-    let sheets: Vec<(usize, String)> = plan.sheets.iter().map(|s| (s.index, s.name.clone())).collect();
-    let mut report =
-        Report::new("messy.xlsx", "regfed-standard@1.0.0", Epoch::Excel1900, &sheets)
-            .unwrap_or_else(|e| panic!("{e}"));
-    report.header(&headers[0], spec).unwrap_or_else(|e| panic!("{e}"));
+    let sheets: Vec<(usize, String)> = plan
+        .sheets
+        .iter()
+        .map(|s| (s.index, s.name.clone()))
+        .collect();
+    let mut report = Report::new(
+        "messy.xlsx",
+        "regfed-standard@1.0.0",
+        Epoch::Excel1900,
+        &sheets,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    report
+        .header(&headers[0], spec)
+        .unwrap_or_else(|e| panic!("{e}"));
     let issue = |rule: &str, field: &str, severity: &str| RowIssue {
         rule: rule.into(),
         field: field.into(),
@@ -394,7 +440,9 @@ fn the_result_marks_problem_cells_and_reads_back_as_the_original() {
             issues: vec![],
         },
     ];
-    report.rows(headers[0].sheet_index, &rows, &verdicts).unwrap_or_else(|e| panic!("{e}"));
+    report
+        .rows(headers[0].sheet_index, &rows, &verdicts)
+        .unwrap_or_else(|e| panic!("{e}"));
     for note in notes {
         report.note(note);
     }
@@ -402,25 +450,47 @@ fn the_result_marks_problem_cells_and_reads_back_as_the_original() {
 
     let mut book = open(&out);
     assert_eq!(book.sheet_names(), [SUMMARY_SHEET, "监管对象"]);
-    let range = book.worksheet_range("监管对象").unwrap_or_else(|e| panic!("{e}"));
+    let range = book
+        .worksheet_range("监管对象")
+        .unwrap_or_else(|e| panic!("{e}"));
     // Original values in their original cells; status and problems after the last column.
     assert_eq!(
         range.get_value((3, 0)),
         Some(&Data::String("武汉示例科技有限公司  ".into()))
     );
-    assert_eq!(range.get_value((4, 1)), Some(&Data::Float(914_201_000_000_000_000.0)));
-    assert_eq!(range.get_value((2, 7)), Some(&Data::String(STATUS_HEADER.into())));
-    assert_eq!(range.get_value((2, 8)), Some(&Data::String(PROBLEMS_HEADER.into())));
-    assert_eq!(range.get_value((3, 7)), Some(&Data::String("退回 rejected".into())));
+    assert_eq!(
+        range.get_value((4, 1)),
+        Some(&Data::Float(914_201_000_000_000_000.0))
+    );
+    assert_eq!(
+        range.get_value((2, 7)),
+        Some(&Data::String(STATUS_HEADER.into()))
+    );
+    assert_eq!(
+        range.get_value((2, 8)),
+        Some(&Data::String(PROBLEMS_HEADER.into()))
+    );
+    assert_eq!(
+        range.get_value((3, 7)),
+        Some(&Data::String("退回 rejected".into()))
+    );
     assert_eq!(
         range.get_value((4, 7)),
         Some(&Data::String("未提交 not submitted".into()))
     );
-    assert_eq!(range.get_value((6, 7)), Some(&Data::String("通过 accepted".into())));
-    let problems = range.get_value((3, 8)).and_then(|d| d.as_string()).unwrap_or_default();
+    assert_eq!(
+        range.get_value((6, 7)),
+        Some(&Data::String("通过 accepted".into()))
+    );
+    let problems = range
+        .get_value((3, 8))
+        .and_then(|d| d.as_string())
+        .unwrap_or_default();
     assert!(problems.contains("[subject.uscc.uscc] uscc"), "{problems}");
 
-    let styles = book.worksheet_style("监管对象").unwrap_or_else(|e| panic!("{e}"));
+    let styles = book
+        .worksheet_style("监管对象")
+        .unwrap_or_else(|e| panic!("{e}"));
     let fill = |row: u32, col: u32| {
         styles
             .get((row, col))
@@ -432,19 +502,34 @@ fn the_result_marks_problem_cells_and_reads_back_as_the_original() {
     assert_eq!(fill(4, 1), Some(ERROR_FILL), "the number USCC is red");
     assert_eq!(fill(6, 6), Some(WARNING_FILL), "a warning is yellow");
     assert_eq!(fill(3, 0), None, "a good cell is not filled");
-    assert_eq!(fill(3, 7), Some(ERROR_FILL), "the legal_rep issue has no column: status");
+    assert_eq!(
+        fill(3, 7),
+        Some(ERROR_FILL),
+        "the legal_rep issue has no column: status"
+    );
 
     let comments = zip_parts(&out, "xl/comments");
     assert!(comments.contains(r#"ref="B4""#), "{comments}");
     assert!(comments.contains("[subject.uscc.uscc] 错误 error"));
     assert!(comments.contains("示例 example: 91350100M000100Y43"));
-    assert!(comments.contains("Excel drops leading zeros"), "a number cell gets the hint");
+    assert!(
+        comments.contains("Excel drops leading zeros"),
+        "a number cell gets the hint"
+    );
     assert!(comments.contains(RULE_NUMBER_PRECISION));
 
-    let summary = book.worksheet_range(SUMMARY_SHEET).unwrap_or_else(|e| panic!("{e}"));
-    let cells: Vec<String> = summary.cells().filter_map(|(_, _, d)| d.as_string()).collect();
+    let summary = book
+        .worksheet_range(SUMMARY_SHEET)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cells: Vec<String> = summary
+        .cells()
+        .filter_map(|(_, _, d)| d.as_string())
+        .collect();
     assert!(cells.iter().any(|c| c == "subject.uscc.uscc"));
-    assert!(cells.iter().any(|c| c.contains("备注")), "notes reach the summary");
+    assert!(
+        cells.iter().any(|c| c.contains("备注")),
+        "notes reach the summary"
+    );
 
     // Submitted again, the result reads as the original did.
     let (plan2, _, rows2, _) = read_all(out, None);

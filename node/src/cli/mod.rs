@@ -11,7 +11,9 @@ mod serve;
 mod stats;
 mod status;
 pub mod submit;
+mod template;
 pub mod topology;
+pub mod workbook;
 
 use std::path::PathBuf;
 
@@ -38,8 +40,10 @@ pub enum Command {
     Certs(certs::CertsCommand),
     /// Run a node from its configuration file until SIGTERM or Ctrl-C.
     Serve(serve::ServeArgs),
-    /// Submit records of one data set from JSONL or CSV files.
+    /// Submit records from JSONL or CSV files, or Excel workbooks (with a result workbook).
     Submit(submit::SubmitArgs),
+    /// Write an Excel reporting template generated from the rule pack.
+    Template(template::TemplateArgs),
     /// Show the rectification queue visible to the caller.
     Issues(issues::IssuesArgs),
     /// Print accepted records of a data set as JSONL, with a resumable cursor.
@@ -64,6 +68,8 @@ pub enum Command {
     BenchSync(crate::bench_sync::SyncBenchArgs),
     /// Measure high availability: a group of three against a group of one, and failover.
     BenchHa(crate::bench_ha::HaBenchArgs),
+    /// Measure Excel import: a workbook of 100,000 action rows end to end, and peak memory.
+    BenchXlsx(crate::bench_xlsx::XlsxBenchArgs),
 }
 
 /// Where a client command connects and as whom.
@@ -101,6 +107,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Certs(c) => certs::run(c),
         Command::Serve(a) => serve::run(a).await,
         Command::Submit(a) => submit::run(a).await,
+        Command::Template(a) => template::run(a).await,
         Command::Issues(a) => issues::run(a).await,
         Command::Query(a) => query::run(a).await,
         Command::Stats(a) => stats::run(a).await,
@@ -112,6 +119,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => crate::bench::run(a).await,
         Command::BenchSync(a) => crate::bench_sync::run(a).await,
         Command::BenchHa(a) => crate::bench_ha::run(a).await,
+        Command::BenchXlsx(a) => crate::bench_xlsx::run(a).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! `regfed submit`: read JSONL or CSV files, send them in batches, print the verdicts.
+//! `regfed submit`: read JSONL, CSV or Excel files, send them in batches, print the verdicts;
+//! for a workbook, optionally write the result workbook with every problem cell marked.
 
 use std::path::PathBuf;
 
@@ -15,16 +16,31 @@ use crate::convert::value::fields_to_pb_list;
 pub struct SubmitArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// item, subject, officer or action.
+    /// item, subject, officer or action. Required for JSONL and CSV; for a workbook, the
+    /// data set of sheets whose names name none.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: Option<String>,
     /// For operators: the department the records belong to.
     #[arg(long)]
     pub department: Option<String>,
     /// Records per batch (one Raft log entry each).
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
-    /// .jsonl or .csv (UTF-8 or GBK) files.
+    /// For a workbook: write the result workbook here (the rows with their verdicts, every
+    /// problem cell filled and noted; correct it and submit it again).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// For a workbook: send the file to the node, which imports it with its own rule pack
+    /// and answers with the result workbook.
+    #[arg(long)]
+    pub upload: bool,
+    /// For a workbook: batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Do not print progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// .jsonl, .csv (UTF-8 or GBK), or .xlsx / .xls / .xlsb / .ods workbook files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -136,12 +152,38 @@ pub async fn send(
 }
 
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
+    let (books, texts): (Vec<&PathBuf>, Vec<&PathBuf>) = args
+        .files
+        .iter()
+        .partition(|f| regfed_formats::xlsx::is_workbook(f));
+    if !books.is_empty() && !texts.is_empty() {
+        return Err(anyhow!(
+            "give workbooks and JSONL/CSV files in separate runs: {} is a workbook, {} is not",
+            books[0].display(),
+            texts[0].display()
+        ));
+    }
+    if args.report.is_some() && books.len() != 1 {
+        return Err(anyhow!(
+            "--report writes the result of one workbook: give exactly one .xlsx, .xls, .xlsb or .ods file"
+        ));
+    }
+    if args.upload && books.is_empty() {
+        return Err(anyhow!(
+            "--upload sends a workbook: give an .xlsx, .xls, .xlsb or .ods file"
+        ));
+    }
+    if !books.is_empty() {
+        return super::workbook::run(&args, &books).await;
+    }
     let pack = RulePack::builtin();
-    let spec = pack.dataset(&args.dataset).ok_or_else(|| {
-        anyhow!(
-            "unknown data set {:?}; use item, subject, officer or action",
-            args.dataset
-        )
+    let Some(dataset) = args.dataset.as_deref() else {
+        return Err(anyhow!(
+            "--dataset is required for JSONL and CSV files: item, subject, officer or action"
+        ));
+    };
+    let spec = pack.dataset(dataset).ok_or_else(|| {
+        anyhow!("unknown data set {dataset:?}; use item, subject, officer or action")
     })?;
     let mut records = Vec::new();
     for file in &args.files {
@@ -154,7 +196,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
     let summary = send(
         &mut client,
-        &args.dataset,
+        dataset,
         args.department.as_deref(),
         &records,
         args.batch,

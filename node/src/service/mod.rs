@@ -6,6 +6,9 @@ mod cluster;
 pub mod link;
 pub mod raft;
 mod submit;
+mod workbook;
+
+pub use workbook::template_bytes;
 
 use std::sync::Arc;
 
@@ -241,6 +244,33 @@ impl pb::regfed_server::Regfed for RegfedService {
             to,
             rows,
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
+    async fn template(
+        &self,
+        request: Request<pb::TemplateRequest>,
+    ) -> Result<Response<pb::TemplateResponse>, Status> {
+        self.authorize(&request)?;
+        let pack = self.node.config.pack.clone();
+        let request = request.into_inner();
+        tokio::task::spawn_blocking(move || workbook::template(&pack, request))
+            .await
+            .map_err(internal)?
+            .map(Response::new)
+    }
+
+    type UploadStream = workbook::UploadStream;
+
+    #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]
+    async fn upload(
+        &self,
+        request: Request<tonic::Streaming<pb::UploadRequest>>,
+    ) -> Result<Response<Self::UploadStream>, Status> {
+        let caller = self.authorize(&request)?;
+        workbook::upload(self.node.clone(), caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(node = %self.node.config.id))]

@@ -1,0 +1,269 @@
+//! `regfed bench-xlsx`: import of a large workbook end to end. Writes a workbook of
+//! `--rows` action rows (after sheets of the items, subjects and officers they refer to),
+//! starts a real node in this process, and imports the workbook as `regfed submit` does:
+//! read on one thread, submitted over mutual TLS in batches, the result workbook written on
+//! another thread. Prints rows/s and the process's peak memory (node and importer together).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use regfed_formats::xlsx::{header_text, sheet_name, Workbook};
+use regfed_governance::{RulePack, Value};
+use regfed_pki::Tier;
+use regfed_sample::{action_stream, departments, generate, Sample, SampleConfig};
+use rust_xlsxwriter::{Format, Workbook as XlsxWriter};
+
+use crate::import::{self, ImportOptions, ReportTarget};
+use crate::local::{self, LocalSpec};
+
+#[derive(Args, Debug)]
+pub struct XlsxBenchArgs {
+    /// Action rows in the workbook.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// Rows per submitted batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Batches in flight.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Import by upload (the node reads the workbook) instead of reading it here.
+    #[arg(long)]
+    pub upload: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const REGION: &str = "420100";
+
+pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let depts = departments(REGION, 1);
+    let today = chrono::Utc::now().date_naive();
+    let cfg = SampleConfig {
+        defect_rate: 0.0,
+        ..SampleConfig::small(REGION, depts.clone(), today)
+    };
+    let refs = generate(&cfg);
+    let actions = action_stream(&cfg, &refs, 1, args.rows);
+    let pack = RulePack::builtin();
+
+    let path = dir.path().join("bench.xlsx");
+    let started = Instant::now();
+    write_workbook(&path, &pack, &refs, &actions)?;
+    let size = std::fs::metadata(&path)?.len();
+    let written = started.elapsed();
+    drop(actions);
+    eprintln!(
+        "wrote {} action rows ({:.1} MiB) in {:.1} s",
+        args.rows,
+        size as f64 / 1048576.0,
+        written.as_secs_f64()
+    );
+
+    // Reading alone: the reader's own ceiling.
+    let started = Instant::now();
+    let mut book = Workbook::open(&path)?;
+    let plan = book.plan(&pack, None);
+    let mut read_rows = 0u64;
+    for sheet in &plan.sheets {
+        let spec = pack.dataset(&sheet.dataset).context("planned data set")?;
+        book.read_sheet(sheet, spec, args.batch, &mut |event| {
+            if let regfed_formats::xlsx::SheetEvent::Rows(rows) = event {
+                read_rows += rows.len() as u64;
+            }
+            true
+        })?;
+    }
+    let read = started.elapsed();
+    drop(book);
+
+    let node = local::prepare(
+        dir.path(),
+        &LocalSpec {
+            id: "bench-xlsx-1",
+            tier: Tier::City,
+            region: REGION,
+            departments: &depts,
+            listen: local::free_port()?,
+            http: None,
+            handshake_timeout_secs: None,
+            extra_config: "",
+        },
+    )?;
+    let config = crate::config::Config::load(&node.config_path)?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::node::run(config, async move {
+        let _ = stop_rx.await;
+    }));
+    local::wait_ready(&node, Duration::from_secs(20)).await?;
+    let identity = node.departments[0].1.clone();
+    let client = crate::client::connect(&[node.addr.to_string()], &identity).await?;
+
+    reset_peak_memory();
+    let report = dir.path().join("bench-result.xlsx");
+    let started = Instant::now();
+    let outcome = if args.upload {
+        upload(client, &path, &report).await?
+    } else {
+        let owned = path.clone();
+        import::import(
+            move || Workbook::open(&owned),
+            pack.clone(),
+            ImportOptions {
+                department: None,
+                dataset: None,
+                batch: args.batch,
+                window: args.window,
+            },
+            Arc::new(client),
+            ReportTarget::File(report.clone()),
+            |_| {},
+            |_| {},
+        )
+        .await?
+    };
+    let elapsed = started.elapsed();
+    let peak = peak_memory_bytes();
+    let _ = stop_tx.send(());
+    let _ = server.await;
+
+    let rate = outcome.rows as f64 / elapsed.as_secs_f64();
+    let read_rate = read_rows as f64 / read.as_secs_f64();
+    let report_size = std::fs::metadata(&report).map(|m| m.len()).unwrap_or(0);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "rows": outcome.rows,
+                "accepted": outcome.accepted,
+                "rejected": outcome.rejected,
+                "seconds": elapsed.as_secs_f64(),
+                "rows_per_second": rate,
+                "read_rows_per_second": read_rate,
+                "peak_memory_bytes": peak,
+                "workbook_bytes": size,
+                "result_bytes": report_size,
+                "upload": args.upload,
+            })
+        );
+    } else {
+        println!("Excel import, {} rows ({} action rows after {} items, subjects and officers), {:.1} MiB workbook:",
+            outcome.rows, args.rows, outcome.rows.saturating_sub(args.rows as u64), size as f64 / 1048576.0);
+        println!(
+            "  end to end ({}): {:.0} rows/s ({:.1} s; accepted {}, rejected {}, result workbook {:.1} MiB)",
+            if args.upload { "uploaded, read by the node" } else { "read here, batches over mutual TLS" },
+            rate,
+            elapsed.as_secs_f64(),
+            outcome.accepted,
+            outcome.rejected,
+            report_size as f64 / 1048576.0
+        );
+        println!("  reading alone: {read_rate:.0} rows/s");
+        match peak {
+            Some(peak) => println!(
+                "  peak memory of the process (node, importer and result writer): {:.0} MiB",
+                peak as f64 / 1048576.0
+            ),
+            None => println!("  peak memory: not measurable here (/proc/self/status has no VmHWM)"),
+        }
+        println!("  targets: >= 20,000 rows/s, < 300 MiB");
+    }
+    Ok(())
+}
+
+/// Uploads the workbook and waits for the whole answer, as `regfed submit --upload` does.
+async fn upload(
+    mut client: crate::client::Client,
+    path: &std::path::Path,
+    report: &std::path::Path,
+) -> anyhow::Result<import::ImportOutcome> {
+    use regfed_proto::v1 as pb;
+    let bytes = std::fs::read(path)?;
+    let messages: Vec<pb::UploadRequest> = bytes
+        .chunks(crate::cli::workbook::UPLOAD_CHUNK)
+        .enumerate()
+        .map(|(i, piece)| pb::UploadRequest {
+            file_name: if i == 0 {
+                "bench.xlsx".into()
+            } else {
+                String::new()
+            },
+            department: String::new(),
+            dataset: String::new(),
+            data: piece.to_vec(),
+        })
+        .collect();
+    let mut events = client
+        .upload(tokio_stream::iter(messages))
+        .await?
+        .into_inner();
+    let mut outcome = import::ImportOutcome::default();
+    let mut result = Vec::new();
+    while let Some(event) = events.message().await? {
+        match event.kind {
+            Some(pb::upload_event::Kind::Summary(s)) => {
+                outcome.rows = s.rows;
+                outcome.accepted = s.accepted;
+                outcome.rejected = s.rejected;
+            }
+            Some(pb::upload_event::Kind::Report(piece)) => result.extend_from_slice(&piece),
+            _ => {}
+        }
+    }
+    std::fs::write(report, result)?;
+    Ok(outcome)
+}
+
+/// Writes the workbook a department would: one sheet per data set, template headers,
+/// every value as text.
+fn write_workbook(
+    path: &std::path::Path,
+    pack: &RulePack,
+    refs: &regfed_sample::SampleSet,
+    actions: &[Sample],
+) -> anyhow::Result<()> {
+    let mut book = XlsxWriter::new();
+    let text = Format::new().set_num_format("@");
+    for spec in pack.datasets() {
+        let samples: &[Sample] = if spec.name == "action" {
+            actions
+        } else {
+            refs.dataset(&spec.name)
+        };
+        let sheet = book.add_worksheet_with_constant_memory()?;
+        sheet.set_name(sheet_name(spec))?;
+        for (col, field) in spec.fields.iter().enumerate() {
+            sheet.write_string(0, col as u16, header_text(field))?;
+        }
+        for (row, sample) in samples.iter().enumerate() {
+            for (col, field) in spec.fields.iter().enumerate() {
+                let value = match sample.record.fields.get(&field.name) {
+                    Some(Value::Text(t)) => t.clone(),
+                    Some(Value::List(items)) => items.join(";"),
+                    None => continue,
+                };
+                sheet.write_string_with_format(row as u32 + 1, col as u16, value, &text)?;
+            }
+        }
+    }
+    book.save(path)?;
+    Ok(())
+}
+
+/// Resets the kernel's peak-RSS mark of this process, so that what the workbook's
+/// generation used is not counted.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset (VmHWM).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
