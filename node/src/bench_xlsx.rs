@@ -1,8 +1,8 @@
 //! `regfed bench-xlsx`: import of a large workbook end to end. Writes a workbook of
 //! `--rows` action rows (after sheets of the items, subjects and officers they refer to),
-//! starts a real node in this process, and imports the workbook as `regfed submit` does:
-//! read on one thread, submitted over mutual TLS in batches, the result workbook written on
-//! another thread. Prints rows/s and the process's peak memory (node and importer together).
+//! starts a real node process, and imports the workbook as `regfed submit` does: read on one
+//! thread, submitted over mutual TLS in batches, the result workbook written on another
+//! thread. Prints rows/s and the peak memory of the importer and of the node.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,11 +94,19 @@ pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
             extra_config: "",
         },
     )?;
-    let config = crate::config::Config::load(&node.config_path)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::node::run(config, async move {
-        let _ = stop_rx.await;
-    }));
+    // The node runs as its own process, so that the importer's memory and the node's are
+    // measured apart.
+    let log = std::fs::File::create(dir.path().join("node.log"))?;
+    let bin = std::env::current_exe().context("cannot find the regfed binary")?;
+    let mut server = NodeChild(
+        std::process::Command::new(bin)
+            .args(["serve", "--config"])
+            .arg(&node.config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start regfed serve")?,
+    );
     local::wait_ready(&node, Duration::from_secs(20)).await?;
     let identity = node.departments[0].1.clone();
     let client = crate::client::connect(&[node.addr.to_string()], &identity).await?;
@@ -127,9 +135,10 @@ pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
         .await?
     };
     let elapsed = started.elapsed();
-    let peak = peak_memory_bytes();
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    let peak = peak_memory_bytes("self");
+    let node_peak = peak_memory_bytes(&server.0.id().to_string());
+    let _ = server.0.kill();
+    let _ = server.0.wait();
 
     let rate = outcome.rows as f64 / elapsed.as_secs_f64();
     let read_rate = read_rows as f64 / read.as_secs_f64();
@@ -145,6 +154,7 @@ pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
                 "rows_per_second": rate,
                 "read_rows_per_second": read_rate,
                 "peak_memory_bytes": peak,
+                "node_peak_memory_bytes": node_peak,
                 "workbook_bytes": size,
                 "result_bytes": report_size,
                 "upload": args.upload,
@@ -163,13 +173,19 @@ pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
             report_size as f64 / 1048576.0
         );
         println!("  reading alone: {read_rate:.0} rows/s");
-        match peak {
-            Some(peak) => println!(
-                "  peak memory of the process (node, importer and result writer): {:.0} MiB",
-                peak as f64 / 1048576.0
-            ),
-            None => println!("  peak memory: not measurable here (/proc/self/status has no VmHWM)"),
-        }
+        let mib = |b: Option<u64>| {
+            b.map_or("not measurable here (no VmHWM in /proc)".to_string(), |b| {
+                format!("{:.0} MiB", b as f64 / 1048576.0)
+            })
+        };
+        println!(
+            "  peak memory of the importer (reader, batches, result writer): {}",
+            mib(peak)
+        );
+        println!(
+            "  peak memory of the node process (for comparison): {}",
+            mib(node_peak)
+        );
         println!("  targets: >= 20,000 rows/s, < 300 MiB");
     }
     Ok(())
@@ -254,15 +270,25 @@ fn write_workbook(
     Ok(())
 }
 
+/// Kills the node process when the benchmark ends, however it ends.
+struct NodeChild(std::process::Child);
+
+impl Drop for NodeChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Resets the kernel's peak-RSS mark of this process, so that what the workbook's
 /// generation used is not counted.
 fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// The process's peak resident memory since the last reset (VmHWM).
-fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A process's peak resident memory (VmHWM; for this process, since the last reset).
+fn peak_memory_bytes(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)

@@ -429,12 +429,15 @@ async fn exports_from_other_tools_with_real_mess_import() {
             .collect()
     };
     let subjects = records("subject");
-    let (in_book, in_csv): (Vec<(usize, Json)>, Vec<(usize, Json)>) = subjects
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| i % 2 == 0);
-    let strip = |v: Vec<(usize, Json)>| v.into_iter().map(|(_, j)| j).collect::<Vec<_>>();
-    let (in_book, in_csv) = (strip(in_book), strip(in_csv));
+    let mut in_book = Vec::new();
+    let mut in_csv = Vec::new();
+    for (i, subject) in subjects.into_iter().enumerate() {
+        if i % 2 == 0 {
+            in_book.push(subject);
+        } else {
+            in_csv.push(subject);
+        }
+    }
 
     // Half the subjects from a GBK CSV with Chinese headers.
     write_json(&file("csv.json"), &json!({ "subject": in_csv }));

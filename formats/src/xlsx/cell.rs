@@ -66,7 +66,7 @@ pub enum Epoch {
 impl Epoch {
     /// The calendar day of a serial number, or `None` outside Excel's date range.
     pub fn date(self, serial: f64) -> Option<NaiveDate> {
-        if !serial.is_finite() || serial < 0.0 || serial > LAST_SERIAL {
+        if !serial.is_finite() || !(0.0..=LAST_SERIAL).contains(&serial) {
             return None;
         }
         let days = serial.floor() as u64;

@@ -166,7 +166,7 @@ pub fn template(pack: &RulePack, datasets: &[&DatasetSpec]) -> Result<Vec<u8>, T
                 let validation = DataValidation::new()
                     .allow_list_formula(Formula::new(source))
                     .set_error_style(DataValidationErrorStyle::Warning)
-                    .set_error_title(clip(&format!("{}", field.label), 32))?
+                    .set_error_title(clip(&field.label, 32))?
                     .set_error_message(clip(
                         &format!(
                             "请从列表中选择{}，或填写代码 {}。Pick a label from the list, or write a code: {}.",
