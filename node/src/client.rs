@@ -127,8 +127,11 @@ pub fn lazy_channel(
     node: &str,
     tls: &TlsMaterial,
     connect_timeout: Duration,
+    source_ip: Option<std::net::IpAddr>,
 ) -> anyhow::Result<Channel> {
-    Ok(endpoint(node, tls, connect_timeout)?.connect_lazy())
+    Ok(endpoint(node, tls, connect_timeout)?
+        .local_address(source_ip)
+        .connect_lazy())
 }
 
 /// The leader's address a "not the leader" answer names.

@@ -171,6 +171,11 @@ pub struct RaftSection {
     /// Log entries (batches) between snapshots; the log is purged behind each.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every_entries: u64,
+    /// The local address connections to the group's members leave from, on hosts with
+    /// several addresses (so that peers and firewalls see this node's own); by default the
+    /// system chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 fn default_snapshot_every() -> u64 {
@@ -188,6 +193,7 @@ impl Default for RaftSection {
             members: Vec::new(),
             join: false,
             snapshot_every_entries: default_snapshot_every(),
+            source_ip: None,
         }
     }
 }
@@ -248,6 +254,7 @@ pub struct Config {
     /// Join an existing group instead of initializing one.
     pub raft_join: bool,
     pub raft_snapshot_every: u64,
+    pub raft_source_ip: Option<std::net::IpAddr>,
     pub pack: Arc<RulePack>,
     /// Known departments by code: this region's (who may submit) and those below it.
     pub departments: BTreeMap<String, Department>,
@@ -538,6 +545,7 @@ impl Config {
             raft_members,
             raft_join: raw.raft.join,
             raft_snapshot_every: raw.raft.snapshot_every_entries,
+            raft_source_ip: raw.raft.source_ip,
             pack,
             departments,
             parent,

@@ -26,6 +26,9 @@ pub struct NodePlan {
     /// proxy, say).
     pub parent_addr: Option<String>,
     pub listen: SocketAddr,
+    /// Its address in its group's membership, when not `listen` (a test's fault proxy in
+    /// front of it, say).
+    pub member_addr: Option<String>,
     /// Its Raft id, when not its position in its group.
     pub raft_id: Option<u64>,
     /// More `[raft]` settings, e.g. `join = true`.
@@ -45,6 +48,7 @@ impl NodePlan {
             },
             parent_addr: None,
             listen: local::free_port()?,
+            member_addr: None,
             raft_id: None,
             raft_settings: String::new(),
         })
@@ -84,7 +88,13 @@ pub fn prepare(dir: &Path, plan: &[NodePlan], extra: &str) -> anyhow::Result<Vec
             let members: Vec<String> = group
                 .iter()
                 .enumerate()
-                .map(|(i, m)| format!("\"{}@{}\"", m.raft_id.unwrap_or(i as u64 + 1), m.listen))
+                .map(|(i, m)| {
+                    let addr = m
+                        .member_addr
+                        .clone()
+                        .unwrap_or_else(|| m.listen.to_string());
+                    format!("\"{}@{addr}\"", m.raft_id.unwrap_or(i as u64 + 1))
+                })
                 .collect();
             let members = if group.len() > 1 {
                 format!("members = [{}]\n", members.join(", "))

@@ -268,7 +268,6 @@ pub async fn import(
                     continue;
                 };
                 let dataset = p.dataset.clone();
-                let p = p.clone();
                 let key_field = pack
                     .dataset(&dataset)
                     .map(|d| d.key.clone())
@@ -302,7 +301,7 @@ pub async fn import(
                     .collect();
                 let answer = (!records.is_empty()).then(|| {
                     let request = pb::SubmitRequest {
-                        dataset,
+                        dataset: dataset.clone(),
                         records,
                         department: options.department.clone().unwrap_or_default(),
                     };
@@ -310,7 +309,7 @@ pub async fn import(
                 });
                 in_flight.push_back(InFlight {
                     sheet_index,
-                    dataset: p.dataset.clone(),
+                    dataset,
                     rows,
                     keys,
                     answer,

@@ -125,7 +125,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     let raft = Raft::new(
         config.raft_id,
         raft_config(config.raft_snapshot_every)?,
-        Network::new(group.then(|| config.tls.clone())),
+        Network::new(group.then(|| config.tls.clone()), config.raft_source_ip),
         LogStore::new(store.clone()),
         StateMachine::new(store.clone()),
     )

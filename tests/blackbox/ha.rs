@@ -1,8 +1,9 @@
-//! A tier as a Raft group of three real processes: the leader killed with kill -9 under
-//! load, the group keeps accepting, nothing acknowledged is lost or duplicated, and the
-//! replicas end identical.
+//! A tier as a Raft group of three real processes: the leader killed with kill -9, or cut
+//! off from the other two by fault proxies, under load; the group keeps accepting, nothing
+//! acknowledged is lost or duplicated, and the replicas end identical.
 
 use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use regfed::cli::submit::{send, Outgoing};
@@ -14,6 +15,7 @@ use regfed_sample::{action_stream, SampleConfig};
 
 use crate::federation::Federation;
 use crate::harness::{today, wait_for};
+use crate::proxy::{FaultProxy, Mode};
 
 /// What a load client saw of one batch.
 #[derive(Debug, Default)]
@@ -38,7 +40,7 @@ pub async fn member_status(node: &LocalNode) -> Option<pb::StatusResponse> {
 /// Submits batches of actions until `stop`, retrying a batch whose outcome is not known
 /// (resubmitting is safe: identical records are no-ops), through any member.
 pub async fn load(
-    members: Vec<String>,
+    mut members: Vec<String>,
     identity: std::path::PathBuf,
     batches: Vec<Vec<Outgoing>>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -62,7 +64,18 @@ pub async fn load(
                     continue;
                 }
             };
-            match send(&mut client, "action", None, &batch, 1000).await {
+            // A member cut off from its group may still take the call and never answer.
+            let sent = tokio::time::timeout(
+                Duration::from_secs(10),
+                send(&mut client, "action", None, &batch, 1000),
+            )
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 10 s")));
+            if sent.is_err() {
+                // Start from another member next time: the one that failed may be cut off.
+                members.rotate_left(1);
+            }
+            match sent {
                 Ok(summary) => {
                     assert_eq!(summary.count("rejected"), 0, "valid actions were rejected");
                     ledger.ok.extend(keys.iter().cloned());
@@ -88,68 +101,77 @@ pub async fn load(
     (ledger, acked_at)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_group_of_three_survives_its_leader_killed() {
-    let plan: Vec<NodePlan> = (1..=3)
-        .map(|i| NodePlan::new(&format!("wuhan-{i}"), Tier::City, "420100", 2).unwrap())
-        .collect();
-    let mut fed = Federation::start(&plan).await;
-    let nodes: Vec<LocalNode> = (1..=3)
-        .map(|i| fed.node(&format!("wuhan-{i}")).node.clone())
-        .collect();
-    let members: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+/// Load running against a group: one client per department, batches of 100 actions.
+struct Load {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<(Ledger, Vec<Instant>)>>,
+}
 
-    let depts: Vec<_> = nodes[0]
-        .departments
-        .iter()
-        .map(|(d, _)| d.clone())
-        .collect();
-    let mut cfg = SampleConfig::small("420100", depts, today());
-    cfg.defect_rate = 0.0;
-    let refs = regfed_sample::generate(&cfg);
-    load_samples(&nodes[0], &refs, SampleForm::AsSubmitted)
-        .await
-        .expect("load references");
-
-    // One load client per department, batches of 100 actions.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    for (i, (dept, identity)) in nodes[0].departments.iter().enumerate() {
-        let actions: Vec<Outgoing> = action_stream(&cfg, &refs, 1 + i as u64 * 100_000, 6000)
-            .into_iter()
-            .filter(|s| s.department.as_deref() == Some(&dept.code))
-            .map(|s| Outgoing {
-                source: s.key.clone(),
-                record: s.record,
-            })
+impl Load {
+    /// Loads the reference data (items, subjects, officers) at the group, then starts the
+    /// clients, each trying the `members` in turn.
+    async fn start(nodes: &[LocalNode]) -> Load {
+        let members: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+        let depts: Vec<_> = nodes[0]
+            .departments
+            .iter()
+            .map(|(d, _)| d.clone())
             .collect();
-        let batches: Vec<Vec<Outgoing>> = actions.chunks(100).map(|c| c.to_vec()).collect();
-        tasks.push(tokio::spawn(load(
-            members.clone(),
-            identity.clone(),
-            batches,
-            stop_rx.clone(),
-        )));
+        let mut cfg = SampleConfig::small("420100", depts, today());
+        cfg.defect_rate = 0.0;
+        let refs = regfed_sample::generate(&cfg);
+        load_samples(&nodes[0], &refs, SampleForm::AsSubmitted)
+            .await
+            .expect("load references");
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for (i, (dept, identity)) in nodes[0].departments.iter().enumerate() {
+            let actions: Vec<Outgoing> = action_stream(&cfg, &refs, 1 + i as u64 * 100_000, 30_000)
+                .into_iter()
+                .filter(|s| s.department.as_deref() == Some(&dept.code))
+                .map(|s| Outgoing {
+                    source: s.key.clone(),
+                    record: s.record,
+                })
+                .collect();
+            let batches: Vec<Vec<Outgoing>> = actions.chunks(100).map(|c| c.to_vec()).collect();
+            tasks.push(tokio::spawn(load(
+                members.clone(),
+                identity.clone(),
+                batches,
+                stop_rx.clone(),
+            )));
+        }
+        Load { stop, tasks }
     }
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let leader = wait_for("a leader", Duration::from_secs(20), || async {
-        for (i, n) in nodes.iter().enumerate() {
-            if member_status(n)
-                .await
-                .is_some_and(|s| s.raft_role == "leader")
-            {
-                return Ok(i);
-            }
+    /// Stops the clients and merges what they saw; every batch must have been acknowledged.
+    async fn finish(self) -> (Ledger, Vec<Instant>) {
+        let _ = self.stop.send(true);
+        let mut ledger = Ledger::default();
+        let mut acked_at = Vec::new();
+        for t in self.tasks {
+            let (l, acked) = t.await.expect("load task");
+            ledger.ok.extend(l.ok);
+            ledger.unknown.extend(l.unknown);
+            ledger.failed += l.failed;
+            ledger.errors.extend(l.errors);
+            acked_at.extend(acked);
         }
-        Err("none".to_string())
-    })
-    .await;
-    let killed_at = Instant::now();
-    fed.nodes.get_mut(&nodes[leader].id).unwrap().kill9();
-    let new_leader = wait_for("a new leader", Duration::from_secs(30), || async {
+        assert_eq!(
+            ledger.failed, 0,
+            "every batch was eventually acknowledged: {:?}",
+            ledger.errors
+        );
+        (ledger, acked_at)
+    }
+}
+
+/// The member of `nodes` that says it leads, other than `except`.
+async fn leader_of(nodes: &[LocalNode], except: Option<usize>, what: &str) -> usize {
+    wait_for(what, Duration::from_secs(30), || async {
         for (i, n) in nodes.iter().enumerate() {
-            if i != leader
+            if Some(i) != except
                 && member_status(n)
                     .await
                     .is_some_and(|s| s.raft_role == "leader")
@@ -159,26 +181,13 @@ async fn a_group_of_three_survives_its_leader_killed() {
         }
         Err("none".to_string())
     })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    fed.nodes.get_mut(&nodes[leader].id).unwrap().start().await;
-    let _ = stop_tx.send(true);
+    .await
+}
 
-    let mut ledger = Ledger::default();
-    let mut first_after_kill = None;
-    for t in tasks {
-        let (l, acked) = t.await.expect("load task");
-        ledger.ok.extend(l.ok);
-        ledger.unknown.extend(l.unknown);
-        ledger.failed += l.failed;
-        if let Some(t) = acked.into_iter().find(|t| *t > killed_at) {
-            first_after_kill = Some(first_after_kill.map_or(t, |f: Instant| f.min(t)));
-        }
-    }
-    assert_eq!(ledger.failed, 0, "every batch was eventually acknowledged");
-
-    // Every acknowledged action is there, once; the replicas are identical.
-    let held = crate::federation::holdings(&nodes[new_leader]).await;
+/// Every acknowledged action present at `leader` once, and the replicas identical:
+/// answers (actions held, the replicas' log index).
+async fn check_group(nodes: &[LocalNode], leader: usize, ledger: &Ledger) -> (usize, u64) {
+    let held = crate::federation::holdings(&nodes[leader]).await;
     let actions: BTreeSet<&String> = held
         .keys()
         .filter(|(d, _)| d == "action")
@@ -191,22 +200,145 @@ async fn a_group_of_three_survives_its_leader_killed() {
         .take(5)
         .collect();
     assert!(missing.is_empty(), "acknowledged and lost: {missing:?}");
-    let changes = action_changes(&nodes[new_leader]).await;
+    let changes = action_changes(&nodes[leader]).await;
     assert_eq!(
         changes,
         actions.len(),
         "each accepted action is one change: none applied twice"
     );
-    let states = replicas_identical(&nodes, Duration::from_secs(60)).await;
+    let states = replicas_identical(nodes, Duration::from_secs(60)).await;
+    (actions.len(), states.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_of_three_survives_its_leader_killed() {
+    let plan: Vec<NodePlan> = (1..=3)
+        .map(|i| NodePlan::new(&format!("wuhan-{i}"), Tier::City, "420100", 2).unwrap())
+        .collect();
+    let mut fed = Federation::start(&plan).await;
+    let nodes: Vec<LocalNode> = (1..=3)
+        .map(|i| fed.node(&format!("wuhan-{i}")).node.clone())
+        .collect();
+    let load = Load::start(&nodes).await;
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leader = leader_of(&nodes, None, "a leader").await;
+    let killed_at = Instant::now();
+    fed.nodes.get_mut(&nodes[leader].id).unwrap().kill9();
+    let new_leader = leader_of(&nodes, Some(leader), "a new leader").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fed.nodes.get_mut(&nodes[leader].id).unwrap().start().await;
+
+    let (ledger, acked_at) = load.finish().await;
+    let first_after_kill = acked_at.into_iter().filter(|t| *t > killed_at).min();
+    let (held, index) = check_group(&nodes, new_leader, &ledger).await;
     println!(
-        "group of 3: {} actions acknowledged (all present once), {} with an unknown outcome retried, leader {} killed, new leader {} after {:?}, first write acknowledged {:?} after the kill; replicas at log index {}",
+        "group of 3: {} actions acknowledged ({held} held, all present once), {} with an unknown outcome retried, leader {} killed, new leader {} after {:?}, first write acknowledged {:?} after the kill; replicas at log index {index}",
         ledger.ok.len(),
         ledger.unknown.len(),
         nodes[leader].id,
         nodes[new_leader].id,
         killed_at.elapsed(),
         first_after_kill.map(|t| t - killed_at),
-        states.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_cut_off_from_its_group_is_replaced_and_catches_up() {
+    // Each member on a loopback address of its own, its connections to the others leaving
+    // from it ([raft] source_ip), and a fault proxy in front of it on the same address; the
+    // group's membership names the proxies. Cutting one member off is then: its own proxy
+    // silent, and the others' proxies silent for connections from its address.
+    let ips: Vec<IpAddr> = (11..=13)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+        .collect();
+    let mut plan = Vec::new();
+    let mut proxies = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let mut p = NodePlan::new(&format!("wuhan-{}", i + 1), Tier::City, "420100", 2).unwrap();
+        p.listen = std::net::TcpListener::bind((*ip, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a port on a loopback address");
+        let proxy = FaultProxy::start_on(*ip, p.listen).expect("proxy");
+        p.member_addr = Some(proxy.addr().to_string());
+        p.raft_settings = format!("source_ip = \"{ip}\"\n");
+        plan.push(p);
+        proxies.push(proxy);
+    }
+    let fed = Federation::start(&plan).await;
+    let nodes: Vec<LocalNode> = (1..=3)
+        .map(|i| fed.node(&format!("wuhan-{i}")).node.clone())
+        .collect();
+    let load = Load::start(&nodes).await;
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leader = leader_of(&nodes, None, "a leader").await;
+    let before = member_status(&nodes[leader]).await.map(|s| s.log_index);
+    let cut_at = Instant::now();
+    proxies[leader].set_mode(Mode::Blackhole);
+    for (i, proxy) in proxies.iter().enumerate() {
+        if i != leader {
+            proxy.block_source(ips[leader]);
+        }
+    }
+    let new_leader = leader_of(&nodes, Some(leader), "a new leader of the other two").await;
+    let elected = cut_at.elapsed();
+    // The majority keeps committing while the old leader is cut off.
+    let progressed = wait_for(
+        "writes on the new leader",
+        Duration::from_secs(30),
+        || async {
+            let index = member_status(&nodes[new_leader]).await.map(|s| s.log_index);
+            match (index, before) {
+                (Some(now), Some(then)) if now > then + 5 => Ok(now),
+                _ => Err(format!("log index {index:?}, {before:?} at the cut")),
+            }
+        },
+    )
+    .await;
+    let isolated = member_status(&nodes[leader]).await.map(|s| s.log_index);
+
+    // Heal: fresh connections everywhere (a silenced stream is corrupted for good).
+    for proxy in &proxies {
+        proxy.set_mode(Mode::Pass);
+        proxy.unblock_all();
+        proxy.cut();
+    }
+    let healed_at = Instant::now();
+    wait_for(
+        "the old leader to follow",
+        Duration::from_secs(30),
+        || async {
+            match member_status(&nodes[leader]).await {
+                Some(s) if s.raft_role != "leader" => Ok(()),
+                s => Err(format!("{:?}", s.map(|s| s.raft_role))),
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (ledger, acked_at) = load.finish().await;
+    let during = acked_at
+        .iter()
+        .filter(|t| **t > cut_at && **t < healed_at)
+        .count();
+    assert!(
+        during > 0,
+        "the group kept accepting while its leader was cut off"
+    );
+    let (held, index) = check_group(&nodes, new_leader, &ledger).await;
+    assert!(
+        isolated.unwrap_or(0) < progressed,
+        "the cut-off member applied nothing the majority committed while cut off"
+    );
+    println!(
+        "partition: leader {} cut off, {} elected after {elected:?}; the majority went on to log index {progressed} while the cut-off member stayed at {isolated:?}; healed, it followed and caught up within {:?}; {} actions acknowledged ({during} batches while it was cut off; {held} held, all present once), {} with an unknown outcome retried; replicas at log index {index}",
+        nodes[leader].id,
+        nodes[new_leader].id,
+        healed_at.elapsed(),
+        ledger.ok.len(),
+        ledger.unknown.len(),
     );
 }
 

@@ -6,7 +6,9 @@
 //! HTTP/2, so it sits transparently between a child node and its parent's mutual-TLS gRPC
 //! port. Faults are switched at any time with [`FaultProxy::set_mode`] and apply to open
 //! connections from their next read chunk on; [`FaultProxy::cut`] closes every open
-//! connection mid-stream.
+//! connection mid-stream. [`FaultProxy::block_source`] silences only the connections that
+//! come from one address (a node whose outbound connections leave from its own loopback
+//! address), so proxies in front of every member of a group can cut one member off.
 //!
 //! Bytes a fault discards are gone for good: a connection that lost bytes while in
 //! [`Mode::DropDown`] or [`Mode::Blackhole`] carries a corrupted TLS stream if it is put
@@ -18,9 +20,9 @@
 // Parts of the API are there for the federation tests that use it, not for the tests here.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -89,6 +91,8 @@ enum Dir {
 struct Conn {
     client: TcpStream,
     upstream: TcpStream,
+    /// The client's address.
+    source: IpAddr,
     /// Set by a cut (or an error): pumps stop and do not forward an end of stream.
     closed: AtomicBool,
     /// Pumps still running; the last one to finish removes the entry from the registry.
@@ -106,6 +110,8 @@ impl Conn {
 struct Shared {
     upstream: SocketAddr,
     mode: AtomicU8,
+    /// Client addresses whose connections pass nothing, either way.
+    blocked: Mutex<HashSet<IpAddr>>,
     stop: AtomicBool,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -118,6 +124,16 @@ struct Shared {
 impl Shared {
     fn mode(&self) -> Mode {
         Mode::from_u8(self.mode.load(SeqCst))
+    }
+
+    /// True when bytes of `conn` go in direction `dir` now.
+    fn forwards(&self, conn: &Conn, dir: Dir) -> bool {
+        self.mode().forwards(dir)
+            && !self
+                .blocked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&conn.source)
     }
 
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
@@ -162,12 +178,19 @@ impl FaultProxy {
     /// Listens on 127.0.0.1 with a port the OS picks, forwarding to `upstream`, in
     /// [`Mode::Pass`].
     pub fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        FaultProxy::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), upstream)
+    }
+
+    /// Like [`start`](Self::start), listening on `ip` (a loopback address of the node it
+    /// stands in front of, so that the node's certificate names it).
+    pub fn start_on(ip: IpAddr, upstream: SocketAddr) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind((ip, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream,
             mode: AtomicU8::new(Mode::Pass.to_u8()),
+            blocked: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
@@ -204,6 +227,27 @@ impl FaultProxy {
 
     pub fn mode(&self) -> Mode {
         self.shared.mode()
+    }
+
+    /// Silences the connections from `source` (open and new), both ways, as a partition
+    /// would; other clients pass as the mode says.
+    pub fn block_source(&self, source: IpAddr) {
+        let mut blocked = self
+            .shared
+            .blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        blocked.insert(source);
+    }
+
+    /// Lets every source through again (open connections stay corrupted: [`cut`](Self::cut)).
+    pub fn unblock_all(&self) {
+        let mut blocked = self
+            .shared
+            .blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        blocked.clear();
     }
 
     /// Cuts the link: shuts down both sockets of every open connection (the client reads
@@ -257,7 +301,7 @@ impl Drop for FaultProxy {
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     while !shared.stop.load(SeqCst) {
         match listener.accept() {
-            Ok((client, _)) => {
+            Ok((client, peer)) => {
                 shared.accepted.fetch_add(1, SeqCst);
                 if shared.mode() == Mode::Refuse {
                     let _ = client.shutdown(Shutdown::Both);
@@ -267,7 +311,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 // If the spawn fails the closure, and with it the client socket, is dropped.
                 if let Ok(h) = thread::Builder::new()
                     .name("fault-proxy-up".into())
-                    .spawn(move || serve(client, s))
+                    .spawn(move || serve(client, peer.ip(), s))
                 {
                     shared.keep(h);
                 }
@@ -281,7 +325,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Connects upstream, registers the connection, starts the down pump and runs the up pump.
-fn serve(client: TcpStream, shared: Arc<Shared>) {
+fn serve(client: TcpStream, source: IpAddr, shared: Arc<Shared>) {
     let upstream = match TcpStream::connect_timeout(&shared.upstream, CONNECT_TIMEOUT) {
         Ok(s) => s,
         Err(_) => {
@@ -296,6 +340,7 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
     let conn = Arc::new(Conn {
         client,
         upstream,
+        source,
         closed: AtomicBool::new(false),
         pumps_left: AtomicUsize::new(2),
     });
@@ -340,7 +385,7 @@ fn pump(conn: &Conn, dir: Dir, shared: &Shared) {
             Ok(0) => {
                 // An end of stream is held back while this direction is discarded (a
                 // partition does not let the FIN through either), then passed on.
-                while !shared.mode().forwards(dir)
+                while !shared.forwards(conn, dir)
                     && !conn.closed.load(SeqCst)
                     && !shared.stop.load(SeqCst)
                 {
@@ -361,7 +406,7 @@ fn pump(conn: &Conn, dir: Dir, shared: &Shared) {
         if conn.closed.load(SeqCst) {
             return;
         }
-        if shared.mode().forwards(dir) {
+        if shared.forwards(conn, dir) {
             if to.write_all(&buf[..n]).is_err() {
                 conn.close();
                 return;

@@ -536,6 +536,7 @@ impl Topology {
                 },
                 join: false,
                 snapshot_every_entries: 5000,
+                source_ip: None,
             },
             parent: node.parent.as_ref().map(|members| ParentNodes {
                 nodes: members.iter().map(|a| a.to_string()).collect(),

@@ -28,15 +28,18 @@ pub const MAX_RAFT_MESSAGE: usize = 256 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Network {
     tls: Option<TlsMaterial>,
+    /// The local address connections leave from (`[raft] source_ip`).
+    source_ip: Option<std::net::IpAddr>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl Network {
     /// A network for a group whose members authenticate with `tls`; `None` for a group of
-    /// one, whose calls all fail.
-    pub fn new(tls: Option<TlsMaterial>) -> Self {
+    /// one, whose calls all fail. Connections leave from `source_ip` when given.
+    pub fn new(tls: Option<TlsMaterial>, source_ip: Option<std::net::IpAddr>) -> Self {
         Network {
             tls,
+            source_ip,
             channels: Default::default(),
         }
     }
@@ -50,8 +53,9 @@ impl Network {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let channel = crate::client::lazy_channel(addr, tls, Duration::from_secs(2))
-            .map_err(|e| format!("{e:#}"))?;
+        let channel =
+            crate::client::lazy_channel(addr, tls, Duration::from_secs(2), self.source_ip)
+                .map_err(|e| format!("{e:#}"))?;
         channels.insert(addr.to_string(), channel.clone());
         Ok(channel)
     }
