@@ -201,7 +201,8 @@ struct Slot {
     index: usize,
     counts: usize,
     columns: HashMap<String, u16>,
-    kinds: HashMap<u16, Kind>,
+    /// The format kind of each column that has one (field columns), by column.
+    kinds: Vec<Option<Kind>>,
     status_col: u16,
     problems_col: u16,
     header_row: u32,
@@ -280,7 +281,13 @@ impl Report {
         };
         let (status_col, problems_col) = header.report_columns();
         let mut columns = HashMap::new();
-        let mut kinds = HashMap::new();
+        let width = header
+            .columns
+            .iter()
+            .map(|(c, _)| usize::from(*c) + 1)
+            .max()
+            .unwrap_or(0);
+        let mut kinds = vec![None; width];
         for (col, column) in &header.columns {
             if let super::Column::Field(name) = column {
                 columns.insert(name.clone(), *col);
@@ -289,14 +296,15 @@ impl Report {
                     Some(FieldType::Decimal) => Kind::General,
                     _ => Kind::Text,
                 };
-                kinds.insert(*col, kind);
+                kinds[usize::from(*col)] = Some(kind);
             }
         }
         let sheet = self.book.worksheet_from_index(index)?;
-        for (col, kind) in &kinds {
-            let format = self.formats.get(*kind, Fill::None);
-            sheet.set_column_format(*col, format)?;
-            sheet.set_column_width(*col, 18)?;
+        for (col, kind) in kinds.iter().enumerate() {
+            let Some(kind) = kind else { continue };
+            let col = col as u16;
+            sheet.set_column_format(col, self.formats.get(*kind, Fill::None))?;
+            sheet.set_column_width(col, 18)?;
         }
         sheet.set_column_width(status_col, 16)?;
         sheet.set_column_width(problems_col, 60)?;
@@ -306,7 +314,7 @@ impl Report {
                 header.row,
                 *col,
                 cell,
-                &self.formats.header,
+                Some(&self.formats.header),
                 self.epoch,
             )?;
         }
@@ -386,15 +394,22 @@ impl Report {
                     continue;
                 }
                 // The cell keeps its type: a number stays a number even in a text column.
+                let column = slot.kinds.get(usize::from(*col)).copied().flatten();
                 let kind = match cell {
                     Cell::Date(_) => Kind::Date,
                     Cell::Number(_) | Cell::Bool(_) => Kind::General,
-                    Cell::Text(_) | Cell::Error(_) => {
-                        slot.kinds.get(col).copied().unwrap_or(Kind::Text)
-                    }
+                    Cell::Text(_) | Cell::Error(_) => column.unwrap_or(Kind::Text),
                 };
                 let fill = fill_of(marks.get(col).map(Vec::as_slice).unwrap_or_default());
-                let format = self.formats.get(kind, fill);
+                // A cell that looks right under its column's format gets no format of its
+                // own: most cells, and writing them costs no format lookup.
+                let plain = fill == Fill::None
+                    && match cell {
+                        Cell::Text(_) | Cell::Error(_) => true,
+                        Cell::Number(_) | Cell::Bool(_) => column != Some(Kind::Date),
+                        Cell::Date(_) => column == Some(Kind::Date),
+                    };
+                let format = (!plain).then(|| self.formats.get(kind, fill));
                 write_cell(sheet, row.row, *col, cell, format, self.epoch)?;
             }
             for (col, issues) in &marks {
@@ -408,7 +423,12 @@ impl Report {
                 sheet.insert_note(row.row, *col, &note)?;
                 if row.cell(*col).is_none() && *col != slot.status_col {
                     // An empty cell with a problem (a required value missing): fill it too.
-                    let kind = slot.kinds.get(col).copied().unwrap_or(Kind::General);
+                    let kind = slot
+                        .kinds
+                        .get(usize::from(*col))
+                        .copied()
+                        .flatten()
+                        .unwrap_or(Kind::General);
                     sheet.write_blank(row.row, *col, self.formats.get(kind, fill_of(issues)))?;
                 }
             }
@@ -417,12 +437,16 @@ impl Report {
                 _ if !verdict.issues.is_empty() => Fill::Warning,
                 _ => Fill::None,
             };
-            sheet.write_string_with_format(
-                row.row,
-                slot.status_col,
-                verdict.status.shown(),
-                self.formats.get(Kind::Text, status_fill),
-            )?;
+            if status_fill == Fill::None {
+                sheet.write_string(row.row, slot.status_col, verdict.status.shown())?;
+            } else {
+                sheet.write_string_with_format(
+                    row.row,
+                    slot.status_col,
+                    verdict.status.shown(),
+                    self.formats.get(Kind::Text, status_fill),
+                )?;
+            }
             if !verdict.issues.is_empty() {
                 let summary: Vec<String> = verdict
                     .issues
@@ -581,17 +605,22 @@ fn write_cell(
     row: u32,
     col: u16,
     cell: &Cell,
-    format: &Format,
+    format: Option<&Format>,
     epoch: Epoch,
 ) -> Result<(), XlsxError> {
-    match cell {
-        Cell::Text(s) => sheet.write_string_with_format(row, col, s, format)?,
-        Cell::Number(f) => sheet.write_number_with_format(row, col, *f, format)?,
-        Cell::Date(serial) => {
-            sheet.write_number_with_format(row, col, epoch.to_1900(*serial), format)?
+    match (cell, format) {
+        (Cell::Text(s) | Cell::Error(s), Some(f)) => {
+            sheet.write_string_with_format(row, col, s, f)?
         }
-        Cell::Bool(b) => sheet.write_boolean_with_format(row, col, *b, format)?,
-        Cell::Error(e) => sheet.write_string_with_format(row, col, e, format)?,
+        (Cell::Text(s) | Cell::Error(s), None) => sheet.write_string(row, col, s)?,
+        (Cell::Number(n), Some(f)) => sheet.write_number_with_format(row, col, *n, f)?,
+        (Cell::Number(n), None) => sheet.write_number(row, col, *n)?,
+        (Cell::Date(serial), Some(f)) => {
+            sheet.write_number_with_format(row, col, epoch.to_1900(*serial), f)?
+        }
+        (Cell::Date(serial), None) => sheet.write_number(row, col, epoch.to_1900(*serial))?,
+        (Cell::Bool(b), Some(f)) => sheet.write_boolean_with_format(row, col, *b, f)?,
+        (Cell::Bool(b), None) => sheet.write_boolean(row, col, *b)?,
     };
     Ok(())
 }
