@@ -123,6 +123,10 @@ pub struct LimitsSection {
     /// Bytes of one uploaded workbook.
     #[serde(default = "default_max_upload")]
     pub max_upload_bytes: usize,
+    /// Seconds a submitted batch may wait for its group to commit it before the caller is
+    /// told its outcome is unknown (a member cut off from its group, a stalled disk).
+    #[serde(default = "default_commit_timeout")]
+    pub commit_timeout_secs: u64,
 }
 
 fn default_max_batch() -> usize {
@@ -140,6 +144,9 @@ fn default_request_timeout() -> u64 {
 fn default_max_upload() -> usize {
     64 * 1024 * 1024
 }
+fn default_commit_timeout() -> u64 {
+    30
+}
 
 impl Default for LimitsSection {
     fn default() -> Self {
@@ -149,6 +156,7 @@ impl Default for LimitsSection {
             concurrency_per_connection: default_concurrency(),
             request_timeout_secs: default_request_timeout(),
             max_upload_bytes: default_max_upload(),
+            commit_timeout_secs: default_commit_timeout(),
         }
     }
 }
@@ -370,6 +378,9 @@ impl Config {
         .map_err(|e| problems.push(format!("tls: {e}")));
         if raw.tls.handshake_timeout_secs == 0 {
             problems.push("tls.handshake_timeout_secs must be at least 1".into());
+        }
+        if raw.limits.commit_timeout_secs == 0 {
+            problems.push("limits.commit_timeout_secs must be at least 1".into());
         }
         if raw.limits.max_batch_records == 0 {
             problems.push("limits.max_batch_records must be at least 1".into());

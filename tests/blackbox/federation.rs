@@ -24,8 +24,13 @@ pub struct Federation {
 
 impl Federation {
     pub async fn start(plan: &[NodePlan]) -> Federation {
+        Federation::start_with(plan, "").await
+    }
+
+    /// Like [`start`](Self::start), with `extra` TOML appended to every node's configuration.
+    pub async fn start_with(plan: &[NodePlan], extra: &str) -> Federation {
         let dir = tempfile::tempdir().expect("temp dir");
-        let prepared = federation::prepare(dir.path(), plan, "").expect("prepare federation");
+        let prepared = federation::prepare(dir.path(), plan, extra).expect("prepare federation");
         let mut nodes = BTreeMap::new();
         // All at once (the members of a group serve only once a quorum runs), then each
         // waited for.

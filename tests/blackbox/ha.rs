@@ -265,7 +265,7 @@ async fn a_leader_cut_off_from_its_group_is_replaced_and_catches_up() {
         plan.push(p);
         proxies.push(proxy);
     }
-    let fed = Federation::start(&plan).await;
+    let fed = Federation::start_with(&plan, "[limits]\ncommit_timeout_secs = 3\n").await;
     let nodes: Vec<LocalNode> = (1..=3)
         .map(|i| fed.node(&format!("wuhan-{i}")).node.clone())
         .collect();
@@ -297,6 +297,34 @@ async fn a_leader_cut_off_from_its_group_is_replaced_and_catches_up() {
     )
     .await;
     let isolated = member_status(&nodes[leader]).await.map(|s| s.log_index);
+    // A department talking to the cut-off member is told in time that its batch's outcome
+    // is unknown, rather than held until the request times out.
+    let (dept, identity) = &nodes[leader].departments[0];
+    let mut client = regfed::client::connect_member(&[nodes[leader].addr.to_string()], identity)
+        .await
+        .expect("connect to the cut-off member");
+    let mut fields = regfed_governance::Fields::new();
+    fields.insert(
+        "action_id".into(),
+        regfed_governance::Value::Text("PROBE-1".into()),
+    );
+    let probe = Outgoing {
+        record: regfed_governance::RawRecord::new(regfed_governance::Op::Upsert, fields),
+        source: "probe".into(),
+    };
+    let asked = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        send(&mut client, "action", Some(&dept.code), &[probe], 1),
+    )
+    .await
+    .expect("the cut-off member answers in time");
+    let Err(refused) = answer else {
+        panic!("the cut-off member cannot commit, yet it answered");
+    };
+    let refused = format!("{refused:#}");
+    assert!(refused.contains("could not commit"), "{refused}");
+    let refused_after = asked.elapsed();
 
     // Heal: fresh connections everywhere (a silenced stream is corrupted for good).
     for proxy in &proxies {
@@ -333,7 +361,7 @@ async fn a_leader_cut_off_from_its_group_is_replaced_and_catches_up() {
         "the cut-off member applied nothing the majority committed while cut off"
     );
     println!(
-        "partition: leader {} cut off, {} elected after {elected:?}; the majority went on to log index {progressed} while the cut-off member stayed at {isolated:?}; healed, it followed and caught up within {:?}; {} actions acknowledged ({during} batches while it was cut off; {held} held, all present once), {} with an unknown outcome retried; replicas at log index {index}",
+        "partition: leader {} cut off, {} elected after {elected:?}; the majority went on to log index {progressed} while the cut-off member stayed at {isolated:?}; a batch sent to it was answered \"outcome unknown\" after {refused_after:?}; healed, it followed and caught up within {:?}; {} actions acknowledged ({during} batches while it was cut off; {held} held, all present once), {} with an unknown outcome retried; replicas at log index {index}",
         nodes[leader].id,
         nodes[new_leader].id,
         healed_at.elapsed(),

@@ -127,11 +127,26 @@ pub async fn submit(
         pack: pack.id(),
         records,
     };
-    let written = node
+    // A member cut off from its group (or on a stalled disk) cannot commit: say so in
+    // time rather than hold the caller until the request times out. The batch may still
+    // commit later; submitting it again is safe (identical records are unchanged).
+    let commit = node
         .raft
-        .client_write(Command::Submit(std::sync::Arc::new(batch)))
-        .await
-        .map_err(|e| raft_status(config, e))?;
+        .client_write(Command::Submit(std::sync::Arc::new(batch)));
+    let timeout = std::time::Duration::from_secs(config.limits.commit_timeout_secs);
+    let written = match tokio::time::timeout(timeout, commit).await {
+        Ok(written) => written.map_err(|e| raft_status(config, e))?,
+        Err(_) => {
+            tracing::warn!(
+                seconds = config.limits.commit_timeout_secs,
+                "A batch was not committed in time."
+            );
+            return Err(Status::unavailable(format!(
+                "node {} could not commit the batch within {} s (limits.commit_timeout_secs): it may be cut off from its group; the outcome is unknown: submit the same batch again, here or at another member (identical records are unchanged)",
+                config.id, config.limits.commit_timeout_secs
+            )));
+        }
+    };
     tracing::debug!(
         records = written_len(&written.data),
         govern_ms = governed.as_millis() as u64,
