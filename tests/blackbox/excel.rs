@@ -1,7 +1,7 @@
-//! Excel end to end, with workbooks written by another tool (openpyxl, installed into a
-//! virtual environment under the target directory on first use): a template filled in,
-//! imported, marked, corrected and imported again until the queue is empty; a department's
-//! own messy export uploaded to the node; a GBK CSV export.
+//! Excel end to end, with workbooks written by other tools (openpyxl and xlwt, installed
+//! into a virtual environment under the target directory on first use): a template filled
+//! in, imported, marked, corrected and imported again until the queue is empty; a
+//! department's own messy export uploaded to the node; a GBK CSV export; a legacy .xls.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,19 +15,21 @@ use serde_json::{json, Value as Json};
 
 use crate::harness::{today, NodeProcess, REGION};
 
-const OPENPYXL: &str = "openpyxl==3.1.5";
+/// The independent writers and readers the tests use, pinned.
+const PACKAGES: [&str; 2] = ["openpyxl==3.1.5", "xlwt==1.3.0"];
 const ERROR_FILL: u32 = 0xFF7C80;
 
-/// The Python of a virtual environment with openpyxl, made once per target directory.
+/// The Python of a virtual environment with openpyxl and xlwt, made once per target
+/// directory.
 fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON
         .get_or_init(|| {
-            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-openpyxl");
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-workbooks");
             let python = venv.join("bin").join("python");
             let ready = |python: &Path| {
                 Command::new(python)
-                    .args(["-c", "import openpyxl"])
+                    .args(["-c", "import openpyxl, xlwt"])
                     .output()
                     .is_ok_and(|o| o.status.success())
             };
@@ -43,16 +45,12 @@ fn python() -> PathBuf {
                     venv.display()
                 );
                 let pip = Command::new(venv.join("bin").join("pip"))
-                    .args([
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                        OPENPYXL,
-                    ])
+                    .args(["install", "--quiet", "--disable-pip-version-check"])
+                    .args(PACKAGES)
                     .output();
                 assert!(
                     pip.as_ref().is_ok_and(|o| o.status.success()),
-                    "cannot install {OPENPYXL} from PyPI into {}: {pip:?}",
+                    "cannot install {PACKAGES:?} from PyPI into {}: {pip:?}",
                     venv.display()
                 );
             }
@@ -535,4 +533,67 @@ async fn exports_from_other_tools_with_real_mess_import() {
         in_csv.len(),
         rows - 1
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_xls_workbook_imports() {
+    let node = NodeProcess::start_city(1).await;
+    let identity = node.identity(0).to_path_buf();
+    let set = generate(&SampleConfig::small(REGION, node.departments(), today()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = |name: &str| dir.path().join(name);
+    let valid = |dataset: &str| -> Vec<Json> {
+        set.dataset(dataset)
+            .iter()
+            .filter(|s| s.defect.is_none())
+            .map(|s| fields_json(&s.valid))
+            .collect()
+    };
+    let data = json!({
+        "item": valid("item"),
+        "subject": valid("subject"),
+        "officer": valid("officer"),
+        "action": valid("action"),
+    });
+    let rows: u64 = ["item", "subject", "officer", "action"]
+        .iter()
+        .map(|d| data[d].as_array().map_or(0, |a| a.len() as u64))
+        .sum();
+    write_json(&file("data.json"), &data);
+    script(&[Path::new("xls"), &file("legacy.xls"), &file("data.json")]);
+    let bytes = std::fs::read(file("legacy.xls")).expect("xls");
+    assert_eq!(
+        bytes[..4],
+        [0xD0, 0xCF, 0x11, 0xE0],
+        "an OLE2 (BIFF) file, not a zip"
+    );
+    let answer = submit(
+        &node,
+        &identity,
+        &[
+            "--report",
+            p(&file("legacy-result.xlsx")),
+            p(&file("legacy.xls")),
+        ],
+    );
+    let not_accepted: Vec<&Json> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] != "accepted")
+        .collect();
+    assert!(not_accepted.is_empty(), "{not_accepted:#?}");
+    assert_eq!(count(&answer, "accepted"), rows);
+    let mut book: Xlsx<_> =
+        calamine::open_workbook(file("legacy-result.xlsx")).expect("open result");
+    let sheet = result_sheet(&mut book, "action", "action_id");
+    assert_eq!(
+        sheet.rows.len() as u64,
+        data["action"].as_array().map_or(0, |a| a.len() as u64)
+    );
+    assert!(sheet
+        .rows
+        .values()
+        .all(|(_, status)| status == "通过 accepted"));
+    println!("legacy .xls: {rows} rows in four sheets accepted; result workbook written");
 }

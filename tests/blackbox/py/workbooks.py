@@ -5,6 +5,7 @@
     workbooks.py inspect RESULT OUT.json          every filled or noted cell of a result
     workbooks.py messy OUT DATA.json              a department's own export, with real mess
     workbooks.py gbk OUT.csv DATA.json            a CSV export in GBK with Chinese headers
+    workbooks.py xls OUT.xls DATA.json            a legacy .xls workbook (xlwt), one sheet per data set
 
 DATA.json maps a data set to a list of records ({field: text}); FIXES.json maps a data set
 to {key: record}. Headers are matched the way a person would: by the field name on the
@@ -191,6 +192,37 @@ def gbk(out, data_path):
             w.writerow([r.get(x, "") for x in fields])
 
 
+def xls(out, data_path):
+    """Field names as headers; dates as real dates, region codes as numbers."""
+    import xlwt
+
+    data = json.load(open(data_path, encoding="utf-8"))
+    wb = xlwt.Workbook(encoding="utf-8")
+    date_style = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for dataset, records in data.items():
+        ws = wb.add_sheet(dataset)
+        fields = []
+        for r in records:
+            for f in r:
+                if f not in fields:
+                    fields.append(f)
+        for col, f in enumerate(fields):
+            ws.write(0, col, f)
+        for row, record in enumerate(records, start=1):
+            for col, f in enumerate(fields):
+                v = record.get(f)
+                if v is None:
+                    continue
+                if (f.endswith("_date") or f in ("valid_from", "valid_until")) and iso(v):
+                    ws.write(row, col, iso(v), date_style)
+                elif f == "region_code" and v.isascii() and v.isdigit():
+                    ws.write(row, col, int(v))
+                else:
+                    ws.write(row, col, v)
+    wb.save(out)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"fill": fill, "correct": correct, "inspect": inspect, "messy": messy, "gbk": gbk}[command](*args)
+    commands = {"fill": fill, "correct": correct, "inspect": inspect, "messy": messy, "gbk": gbk, "xls": xls}
+    commands[command](*args)
