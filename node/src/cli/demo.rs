@@ -224,10 +224,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         yichang.addr
     );
     println!("  {bin} status --node {w} --identity {wop}");
-    println!(
-        "  {bin} submit --node {w} --identity {} --dataset item FILE.jsonl",
-        wuhan.departments[0].1.display()
-    );
+    let wdept = wuhan.departments[0].1.display();
+    println!("  {bin} submit --node {w} --identity {wdept} --dataset item FILE.jsonl");
+    println!("  {bin} template --node {w} --identity {wdept} --out template.xlsx");
+    println!("  {bin} submit --node {w} --identity {wdept} template.xlsx --report result.xlsx");
 
     if !args.exit {
         println!("\nThe federation keeps running; Ctrl-C stops it.");
