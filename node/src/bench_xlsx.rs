@@ -191,46 +191,17 @@ pub async fn run(args: XlsxBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Uploads the workbook and waits for the whole answer, as `regfed submit --upload` does.
+/// Uploads the workbook as `regfed submit --upload` does and writes the result workbook.
 async fn upload(
-    mut client: crate::client::Client,
+    client: crate::client::Client,
     path: &std::path::Path,
     report: &std::path::Path,
 ) -> anyhow::Result<import::ImportOutcome> {
-    use regfed_proto::v1 as pb;
     let bytes = std::fs::read(path)?;
-    let messages: Vec<pb::UploadRequest> = bytes
-        .chunks(crate::cli::workbook::UPLOAD_CHUNK)
-        .enumerate()
-        .map(|(i, piece)| pb::UploadRequest {
-            file_name: if i == 0 {
-                "bench.xlsx".into()
-            } else {
-                String::new()
-            },
-            department: String::new(),
-            dataset: String::new(),
-            data: piece.to_vec(),
-        })
-        .collect();
-    let mut events = client
-        .upload(tokio_stream::iter(messages))
-        .await?
-        .into_inner();
-    let mut outcome = import::ImportOutcome::default();
-    let mut result = Vec::new();
-    while let Some(event) = events.message().await? {
-        match event.kind {
-            Some(pb::upload_event::Kind::Summary(s)) => {
-                outcome.rows = s.rows;
-                outcome.accepted = s.accepted;
-                outcome.rejected = s.rejected;
-            }
-            Some(pb::upload_event::Kind::Report(piece)) => result.extend_from_slice(&piece),
-            _ => {}
-        }
-    }
-    std::fs::write(report, result)?;
+    let mut outcome =
+        crate::cli::workbook::upload_bytes(client, "bench.xlsx", bytes, None, None, |_| {}, |_| {})
+            .await?;
+    std::fs::write(report, outcome.report.take().unwrap_or_default())?;
     Ok(outcome)
 }
 

@@ -125,6 +125,16 @@ fn verdicts(answer: &Json) -> HashMap<(String, String), Json> {
     by_key
 }
 
+/// The verdicts of a submit answer that are not `accepted`.
+fn not_accepted(answer: &Json) -> Vec<&Json> {
+    answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] != "accepted")
+        .collect()
+}
+
 fn count(answer: &Json, what: &str) -> u64 {
     answer[what]
         .as_u64()
@@ -476,12 +486,7 @@ async fn exports_from_other_tools_with_real_mess_import() {
             p(&file("messy.xlsx")),
         ],
     );
-    let rejected: Vec<&Json> = answer["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .filter(|r| r["status"] != "accepted")
-        .collect();
+    let rejected = not_accepted(&answer);
     assert!(
         rejected.is_empty(),
         "every readable row is accepted: {rejected:#?}"
@@ -576,13 +581,8 @@ async fn a_legacy_xls_workbook_imports() {
             p(&file("legacy.xls")),
         ],
     );
-    let not_accepted: Vec<&Json> = answer["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .filter(|r| r["status"] != "accepted")
-        .collect();
-    assert!(not_accepted.is_empty(), "{not_accepted:#?}");
+    let refused = not_accepted(&answer);
+    assert!(refused.is_empty(), "{refused:#?}");
     assert_eq!(count(&answer, "accepted"), rows);
     let mut book: Xlsx<_> =
         calamine::open_workbook(file("legacy-result.xlsx")).expect("open result");

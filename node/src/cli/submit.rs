@@ -63,6 +63,21 @@ pub fn to_pb(records: &[Outgoing]) -> Vec<pb::RecordIn> {
         .collect()
 }
 
+/// One record's verdict in the shape of the CLI contract (`regfed submit --json`).
+pub fn result_json(r: &pb::RecordResult) -> serde_json::Value {
+    json!({
+        "key": r.key,
+        "status": r.status,
+        "version": r.version,
+        "source": r.source,
+        "issues": r.issues.iter().map(|i| json!({
+            "rule": i.rule, "field": i.field, "severity": i.severity,
+            "message": format!("{} / {}", i.message_zh, i.message_en),
+            "example": i.example,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// Totals over all batches, in the shape of the CLI contract.
 #[derive(Default)]
 pub struct Summary {
@@ -80,17 +95,7 @@ impl Summary {
             "accepted": self.count("accepted"),
             "rejected": self.count("rejected"),
             "unchanged": self.count("unchanged"),
-            "results": self.results.iter().map(|r| json!({
-                "key": r.key,
-                "status": r.status,
-                "version": r.version,
-                "source": r.source,
-                "issues": r.issues.iter().map(|i| json!({
-                    "rule": i.rule, "field": i.field, "severity": i.severity,
-                    "message": format!("{} / {}", i.message_zh, i.message_en),
-                    "example": i.example,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "results": self.results.iter().map(result_json).collect::<Vec<_>>(),
         })
     }
 

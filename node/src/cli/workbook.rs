@@ -110,7 +110,7 @@ async fn local(
 /// Sends the workbook to the node, which imports it and answers with progress, verdicts,
 /// a summary and the result workbook.
 async fn upload(
-    mut client: crate::client::Client,
+    client: crate::client::Client,
     args: &SubmitArgs,
     path: &Path,
 ) -> anyhow::Result<Done> {
@@ -125,77 +125,27 @@ async fn upload(
         ));
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut messages = Vec::new();
-    for (i, piece) in bytes.chunks(UPLOAD_CHUNK).enumerate() {
-        let first = i == 0;
-        messages.push(pb::UploadRequest {
-            file_name: if first { file.clone() } else { String::new() },
-            department: if first {
-                args.department.clone().unwrap_or_default()
-            } else {
-                String::new()
-            },
-            dataset: if first {
-                args.dataset.clone().unwrap_or_default()
-            } else {
-                String::new()
-            },
-            data: piece.to_vec(),
-        });
-    }
-    drop(bytes);
-    let mut events = client
-        .upload(tokio_stream::iter(messages))
-        .await
-        .map_err(|s| anyhow!(crate::client::status_message(&s)))?
-        .into_inner();
     let mut printer = ProgressPrinter::new(args.quiet || args.client.json);
-    let mut outcome = ImportOutcome::default();
     let mut rules = BTreeMap::new();
     let mut results = Vec::new();
-    let mut report = Vec::new();
-    let mut summarized = false;
-    while let Some(event) = events
-        .message()
-        .await
-        .map_err(|s| anyhow!(crate::client::status_message(&s)))?
-    {
-        match event.kind {
-            Some(pb::upload_event::Kind::Progress(p)) => printer.show(&Progress {
-                finished: p.rows_total > 0 && p.rows_done >= p.rows_total,
-                sheet: p.sheet,
-                dataset: p.dataset,
-                rows_done: p.rows_done,
-                rows_total: p.rows_total,
-            }),
-            Some(pb::upload_event::Kind::Results(r)) => {
-                count_rules(&mut rules, &r.results);
-                if args.client.json {
-                    results.extend(r.results);
-                }
+    let mut outcome = upload_bytes(
+        client,
+        &file,
+        bytes,
+        args.department.as_deref(),
+        args.dataset.as_deref(),
+        |p| printer.show(p),
+        |r| {
+            count_rules(&mut rules, &r);
+            if args.client.json {
+                results.extend(r);
             }
-            Some(pb::upload_event::Kind::Summary(s)) => {
-                summarized = true;
-                outcome = ImportOutcome {
-                    rows: s.rows,
-                    accepted: s.accepted,
-                    rejected: s.rejected,
-                    unchanged: s.unchanged,
-                    not_submitted: s.not_submitted,
-                    notes: s.notes,
-                    pack: s.pack,
-                    report: None,
-                };
-            }
-            Some(pb::upload_event::Kind::Report(piece)) => report.extend_from_slice(&piece),
-            None => {}
-        }
-    }
-    if !summarized {
-        return Err(anyhow!("the node closed the upload without a summary"));
-    }
+        },
+    )
+    .await?;
     if let Some(path) = &args.report {
-        std::fs::write(path, &report)
+        let report = outcome.report.take().unwrap_or_default();
+        std::fs::write(path, report)
             .with_context(|| format!("cannot write the result workbook {}", path.display()))?;
     }
     Ok(Done {
@@ -204,6 +154,82 @@ async fn upload(
         rules,
         results,
     })
+}
+
+/// Uploads the workbook `bytes` named `file_name` for the node to import, and gathers its
+/// answer: `on_progress` and `on_results` hear of each event, the outcome carries the
+/// result workbook in `report`.
+pub async fn upload_bytes(
+    mut client: crate::client::Client,
+    file_name: &str,
+    bytes: Vec<u8>,
+    department: Option<&str>,
+    dataset: Option<&str>,
+    mut on_progress: impl FnMut(&Progress),
+    mut on_results: impl FnMut(Vec<pb::RecordResult>),
+) -> anyhow::Result<ImportOutcome> {
+    // The first message names the file; every message carries the next piece of it.
+    let messages: Vec<pb::UploadRequest> = bytes
+        .chunks(UPLOAD_CHUNK)
+        .enumerate()
+        .map(|(i, piece)| {
+            let first = |value: Option<&str>| {
+                if i == 0 {
+                    value.unwrap_or_default().to_string()
+                } else {
+                    String::new()
+                }
+            };
+            pb::UploadRequest {
+                file_name: first(Some(file_name)),
+                department: first(department),
+                dataset: first(dataset),
+                data: piece.to_vec(),
+            }
+        })
+        .collect();
+    drop(bytes);
+    let mut events = client
+        .upload(tokio_stream::iter(messages))
+        .await
+        .map_err(|s| anyhow!(crate::client::status_message(&s)))?
+        .into_inner();
+    let mut outcome = None;
+    let mut report = Vec::new();
+    while let Some(event) = events
+        .message()
+        .await
+        .map_err(|s| anyhow!(crate::client::status_message(&s)))?
+    {
+        match event.kind {
+            Some(pb::upload_event::Kind::Progress(p)) => on_progress(&Progress {
+                finished: p.rows_total > 0 && p.rows_done >= p.rows_total,
+                sheet: p.sheet,
+                dataset: p.dataset,
+                rows_done: p.rows_done,
+                rows_total: p.rows_total,
+            }),
+            Some(pb::upload_event::Kind::Results(r)) => on_results(r.results),
+            Some(pb::upload_event::Kind::Summary(s)) => {
+                outcome = Some(ImportOutcome {
+                    rows: s.rows,
+                    accepted: s.accepted,
+                    rejected: s.rejected,
+                    unchanged: s.unchanged,
+                    not_submitted: s.not_submitted,
+                    notes: s.notes,
+                    pack: s.pack,
+                    report: None,
+                });
+            }
+            Some(pb::upload_event::Kind::Report(piece)) => report.extend_from_slice(&piece),
+            None => {}
+        }
+    }
+    let mut outcome =
+        outcome.ok_or_else(|| anyhow!("the node closed the upload without a summary"))?;
+    outcome.report = Some(report);
+    Ok(outcome)
 }
 
 fn display_name(path: &Path) -> String {
@@ -311,19 +337,7 @@ fn print_json(args: &SubmitArgs, done: &[Done]) {
     let results: Vec<serde_json::Value> = done
         .iter()
         .flat_map(|d| d.results.iter())
-        .map(|r| {
-            json!({
-                "key": r.key,
-                "status": r.status,
-                "version": r.version,
-                "source": r.source,
-                "issues": r.issues.iter().map(|i| json!({
-                    "rule": i.rule, "field": i.field, "severity": i.severity,
-                    "message": format!("{} / {}", i.message_zh, i.message_en),
-                    "example": i.example,
-                })).collect::<Vec<_>>(),
-            })
-        })
+        .map(super::submit::result_json)
         .collect();
     let notes: Vec<&String> = done.iter().flat_map(|d| d.outcome.notes.iter()).collect();
     println!(
