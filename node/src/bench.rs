@@ -66,6 +66,18 @@ impl Lookup for MapLookup {
     }
 }
 
+/// CPU time the process has used so far, all threads, user and system.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -160,6 +172,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let raw_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let store = Store::open(raw_dir.path(), &StoreOptions::default())?;
     let (mut raw, mut ingest, mut record_bytes) = (Vec::new(), Vec::new(), 0);
+    let mut cpu_per_record = Vec::new();
     for round in 0..rounds {
         let samples = action_stream(&cfg, &refs, 1 + (round * n) as u64, n);
         let verdicts = govern_all(&samples);
@@ -206,6 +219,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         }
         let started = Instant::now();
+        let cpu_before = process_cpu();
         let mut tasks = Vec::new();
         for (dept, records) in streams {
             let identity = node
@@ -226,6 +240,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             accepted += t.await??.count("accepted");
         }
         ingest.push(per_second(n, started.elapsed()));
+        cpu_per_record.push((process_cpu() - cpu_before).as_secs_f64() * 1e6 / n.max(1) as f64);
         anyhow::ensure!(
             accepted == n,
             "only {accepted} of {n} actions were accepted end to end"
@@ -241,6 +256,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let (r, i) = (median(&mut raw.clone()), median(&mut ingest.clone()));
     let ratio = median(&mut ratios.clone());
+    let cpu = median(&mut cpu_per_record);
     if args.json {
         println!(
             "{}",
@@ -250,6 +266,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "ingest_records_per_sec": i,
                 "raw_sled_records_per_sec": r,
                 "ingest_over_raw": ratio,
+                "ingest_cpu_micros_per_record": cpu,
                 "rounds": rounds,
                 "governance_records": args.governance_records,
                 "ingest_records": n,
@@ -267,6 +284,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("governance         {g:>10.0} records/s on one core, median of {rounds} (best {g_best:.0}; {} action records; target >= 150,000)", args.governance_records);
         println!("raw sled limit     {r:>10.0} records/s, median (rounds: {}; batches of {}, insert + sync, {record_bytes} bytes/record)", list(&raw), args.batch);
         println!("end-to-end ingest  {i:>10.0} records/s, median (rounds: {}; {n} actions a round, batches of {} over mTLS, durable before ack)", list(&ingest), args.batch);
+        println!(
+            "ingest CPU         {cpu:>10.1} us per record, all threads (node and clients), median"
+        );
         println!(
             "ingest / raw sled  {:>10.1}% median of the rounds' ratios (rounds: {}; target >= 40%)",
             100.0 * ratio,

@@ -111,6 +111,8 @@ fn endpoint(node: &str, tls: &TlsMaterial, connect_timeout: Duration) -> anyhow:
         .context("invalid TLS configuration")?
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
+        .initial_stream_window_size(crate::net::STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(crate::net::CONNECTION_WINDOW_BYTES)
         .http2_keep_alive_interval(Duration::from_secs(30)))
 }
 

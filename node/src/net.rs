@@ -2,6 +2,12 @@
 //! flood of (possibly junk) connections cannot exhaust the node. The TLS handshake
 //! timeout is set on the server itself.
 
+/// HTTP/2 flow-control windows of every connection, both ways. A batch of 1,000 records
+/// or a Raft entry is about half a megabyte: with HTTP/2's default window of 64 KiB it
+/// would cross in many round trips of window updates, each waiting for a busy core.
+pub const STREAM_WINDOW_BYTES: u32 = 8 << 20;
+pub const CONNECTION_WINDOW_BYTES: u32 = 32 << 20;
+
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -260,6 +260,8 @@ pub async fn run(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_nodelay(true)
+        .initial_stream_window_size(crate::net::STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(crate::net::CONNECTION_WINDOW_BYTES)
         .add_service(service)
         .add_service(federation)
         .add_service(raft_peer)

@@ -6,7 +6,7 @@ use regfed_proto::v1 as pb;
 use super::issue::{change_to_pb, issue_to_pb};
 use super::link::hop_to_pb;
 use super::value::fields_to_pb;
-use crate::state::command::RecordOutcome;
+use crate::state::command::{GovernedRecord, RecordOutcome};
 use crate::state::model::Hop;
 use crate::state::{rfc3339, VersionRecord};
 
@@ -39,13 +39,14 @@ pub fn stored_to_pb(
     }
 }
 
-pub fn outcome_to_pb(outcome: &RecordOutcome) -> pb::RecordResult {
+/// A submitted record's result: how applying it came out, with its verdict.
+pub fn outcome_to_pb(record: &GovernedRecord, outcome: &RecordOutcome) -> pb::RecordResult {
     pb::RecordResult {
-        key: outcome.key.clone(),
+        key: record.key.clone(),
         status: outcome.outcome.as_str().to_string(),
         version: outcome.version,
-        issues: outcome.issues.iter().map(issue_to_pb).collect(),
-        changes: outcome.changes.iter().map(change_to_pb).collect(),
-        source: outcome.source.clone(),
+        issues: record.issues.iter().map(issue_to_pb).collect(),
+        changes: record.changes.iter().map(change_to_pb).collect(),
+        source: record.source.clone(),
     }
 }

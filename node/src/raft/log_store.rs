@@ -1,14 +1,23 @@
 //! The Raft log and vote on sled. An append is reported to openraft only once the store
 //! has made it durable (see [`crate::store::Durability`]); the vote is durable before
 //! `save_vote` returns.
+//!
+//! Appends are written by one thread of their own, so that openraft goes on (replicating,
+//! committing, applying) while the disk syncs: `append` queues the entries and returns,
+//! and the writer takes everything queued since its last sync, writes it as one sled
+//! batch, syncs once and only then reports each append durable (group commit). Until
+//! then the entries are read from memory; anything that reads or changes the log on disk
+//! first waits for the writer to catch up.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, RaftLogReader, Vote};
+use tokio::sync::watch;
 
 use super::{storage_error, Entry, LogId, NodeId, StorageError, TypeConfig};
 use crate::store::Store;
@@ -22,16 +31,167 @@ pub struct LogStore {
     store: Store,
     /// The most recently appended entries, decoded: openraft reads each entry back to
     /// apply it right after appending it, and decoding a batch of a thousand records
-    /// again costs more than keeping it.
+    /// again costs more than keeping it. Entries queued for the writer are always here.
     recent: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    writer: Arc<Writer>,
 }
 
 /// Entries kept decoded in memory.
 const RECENT_ENTRIES: usize = 64;
 
+/// Appends queued and not yet durable beyond which `append` waits for the writer, so
+/// that every queued entry stays among the recent ones.
+const MAX_QUEUED: u64 = RECENT_ENTRIES as u64 / 2;
+
+/// One `append` call: its entries and openraft's callback for when they are durable.
+struct Append {
+    entries: Vec<Entry>,
+    callback: LogFlushed<TypeConfig>,
+}
+
+/// How far the writer has got: appends written and synced, of those queued, or why it
+/// stopped.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    durable: u64,
+    failed: Option<String>,
+}
+
+/// The writer thread's handle; the last clone of the log store stops it, after it has
+/// written what was queued.
+struct Writer {
+    queue: Mutex<Option<mpsc::Sender<Append>>>,
+    /// Appends ever queued.
+    queued: std::sync::atomic::AtomicU64,
+    progress: watch::Receiver<Progress>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    fn start(store: Store) -> Writer {
+        let (tx, rx) = mpsc::channel::<Append>();
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let thread = std::thread::Builder::new()
+            .name("raft-log".into())
+            .spawn(move || write_loop(&store, &rx, &progress_tx))
+            .expect("the operating system starts a thread for the Raft log writer");
+        Writer {
+            queue: Mutex::new(Some(tx)),
+            queued: Default::default(),
+            progress,
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    fn queue(&self, append: Append) -> Result<u64, StorageError> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = queue.as_ref().map(|tx| tx.send(append));
+        match sent {
+            Some(Ok(())) => Ok(self
+                .queued
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1),
+            _ => Err(log_error(
+                ErrorVerb::Write,
+                "the Raft log writer has stopped".into(),
+            )),
+        }
+    }
+
+    /// Waits until the `n`th append queued is durable.
+    async fn wait_durable(&self, n: u64) -> Result<(), StorageError> {
+        let mut progress = self.progress.clone();
+        let reached = progress
+            .wait_for(|p| p.durable >= n || p.failed.is_some())
+            .await
+            .map(|p| p.failed.clone());
+        match reached {
+            Ok(None) => Ok(()),
+            Ok(Some(reason)) => Err(log_error(ErrorVerb::Write, reason)),
+            Err(_) => Err(log_error(
+                ErrorVerb::Write,
+                "the Raft log writer has stopped".into(),
+            )),
+        }
+    }
+
+    /// Waits until every append queued so far is durable.
+    async fn catch_up(&self) -> Result<(), StorageError> {
+        let n = self.queued.load(std::sync::atomic::Ordering::SeqCst);
+        self.wait_durable(n).await
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn log_error(verb: ErrorVerb, reason: String) -> StorageError {
+    storage_error(ErrorSubject::Logs, verb, std::io::Error::other(reason))
+}
+
+/// The writer: everything queued since the last sync, as one sled batch and one sync.
+fn write_loop(store: &Store, rx: &mpsc::Receiver<Append>, progress: &watch::Sender<Progress>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        group.extend(rx.try_iter());
+        let started = std::time::Instant::now();
+        let written = write_group(store, &group);
+        let n = group.len() as u64;
+        tracing::debug!(
+            appends = n,
+            entries = group.iter().map(|a| a.entries.len()).sum::<usize>(),
+            ms = started.elapsed().as_millis() as u64,
+            "Log appended."
+        );
+        let failed = written.as_ref().err().map(|e| e.to_string());
+        for append in group {
+            let result = match &failed {
+                None => Ok(()),
+                Some(reason) => Err(std::io::Error::other(reason.clone())),
+            };
+            // Only now are the entries durable: tell openraft.
+            append.callback.log_io_completed(result);
+        }
+        progress.send_modify(|p| match failed {
+            None => p.durable += n,
+            Some(reason) => p.failed = Some(reason),
+        });
+        if progress.borrow().failed.is_some() {
+            tracing::error!("The Raft log could not be written; this node stops appending.");
+            // Later appends are answered with the failure, never written.
+            for append in rx.iter() {
+                append.callback.log_io_completed(Err(std::io::Error::other(
+                    "the Raft log writer has stopped",
+                )));
+            }
+            return;
+        }
+    }
+}
+
+fn write_group(store: &Store, group: &[Append]) -> Result<(), String> {
+    let mut encoded = Vec::new();
+    for entry in group.iter().flat_map(|a| &a.entries) {
+        let bytes = crate::codec::try_encode(entry)
+            .map_err(|e| format!("log entry {} does not encode: {e}", entry.log_id.index))?;
+        encoded.push((entry.log_id.index, bytes));
+    }
+    store
+        .log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())))
+        .and_then(|_| store.sync())
+        .map_err(|e| e.to_string())
+}
+
 impl LogStore {
     pub fn new(store: Store) -> Self {
         LogStore {
+            writer: Arc::new(Writer::start(store.clone())),
             store,
             recent: Arc::new(Mutex::new(BTreeMap::new())),
         }
@@ -112,6 +272,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 return Ok(cached);
             }
         }
+        // Not all in memory: read the disk, once the queued entries are on it.
+        self.writer.catch_up().await?;
         let raw = self
             .store
             .log_range(range)
@@ -124,6 +286,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        self.writer.catch_up().await?;
         let last_purged: Option<LogId> = self.read_meta(LAST_PURGED)?;
         let last = self
             .store
@@ -178,51 +341,32 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let started = std::time::Instant::now();
-        let mut encoded = Vec::new();
-        let mut decoded = Vec::new();
-        for entry in entries {
-            let bytes = crate::codec::try_encode(&entry)
-                .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
-            encoded.push((entry.log_id.index, bytes));
-            decoded.push(entry);
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        if entries.is_empty() {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
         }
-        let encode_ms = started.elapsed().as_millis() as u64;
-        let bytes: usize = encoded.iter().map(|(_, b)| b.len()).sum();
-        let result = self
-            .blocking(move |store| {
-                let t = std::time::Instant::now();
-                let r = store.log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())));
-                let insert_ms = t.elapsed().as_millis() as u64;
-                let r = r.and_then(|_| store.sync());
-                tracing::debug!(
-                    bytes,
-                    encode_ms,
-                    insert_ms,
-                    sync_ms = t.elapsed().as_millis() as u64 - insert_ms,
-                    "Log appended."
-                );
-                r.map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Write, e))
-            })
-            .await;
-        if result.is_ok() {
+        {
             let mut recent = self.recent();
-            for entry in decoded {
-                recent.insert(entry.log_id.index, entry);
+            for entry in &entries {
+                recent.insert(entry.log_id.index, entry.clone());
             }
             while recent.len() > RECENT_ENTRIES {
                 recent.pop_first();
             }
         }
-        // Only now are the entries durable: tell openraft.
-        match &result {
-            Ok(()) => callback.log_io_completed(Ok(())),
-            Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
+        let n = self.writer.queue(Append { entries, callback })?;
+        // Keep the queue shorter than the recent entries, which serve reads until the
+        // writer has written them.
+        if n > MAX_QUEUED {
+            self.writer.wait_durable(n - MAX_QUEUED).await?;
         }
-        result
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Queued entries reach the disk first, so none is written after the truncation.
+        self.writer.catch_up().await?;
         self.recent().retain(|index, _| *index < log_id.index);
         self.blocking(move |store| {
             store
@@ -234,6 +378,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.writer.catch_up().await?;
         self.recent().retain(|index, _| *index > log_id.index);
         self.write_meta(LAST_PURGED, &log_id)?;
         self.blocking(move |store| {

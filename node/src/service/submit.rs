@@ -130,9 +130,10 @@ pub async fn submit(
     // A member cut off from its group (or on a stalled disk) cannot commit: say so in
     // time rather than hold the caller until the request times out. The batch may still
     // commit later; submitting it again is safe (identical records are unchanged).
+    let batch = std::sync::Arc::new(batch);
     let commit = node
         .raft
-        .client_write(Command::Submit(std::sync::Arc::new(batch)));
+        .client_write(Command::Submit(std::sync::Arc::clone(&batch)));
     let timeout = std::time::Duration::from_secs(config.limits.commit_timeout_secs);
     let written = match tokio::time::timeout(timeout, commit).await {
         Ok(written) => written.map_err(|e| raft_status(config, e))?,
@@ -172,9 +173,11 @@ pub async fn submit(
         started.elapsed().as_micros() as u64,
     );
     Ok(pb::SubmitResponse {
-        results: outcomes
+        results: batch
+            .records
             .iter()
-            .map(convert::record::outcome_to_pb)
+            .zip(&outcomes)
+            .map(|(record, outcome)| convert::record::outcome_to_pb(record, outcome))
             .collect(),
         pack: pack_name(config),
         log_index: written.log_id.index,

@@ -15,8 +15,8 @@ use super::command::{
 };
 use super::keys;
 use super::model::{
-    AuditEvent, Hop, KeyState, Notice, NoticeKind, OutboxEntry, QueueEntry, QueueStatus, RaisedBy,
-    Status, VersionRecord,
+    AuditEvent, Hop, KeyState, KeyStateRef, Notice, NoticeKind, OutboxEntry, QueueEntry,
+    QueueStatus, RaisedBy, Status, VersionRecord, VersionRecordRef,
 };
 use super::{china_day, Millis, Origin};
 use crate::store::{Store, StoreError, WriteSet};
@@ -49,6 +49,8 @@ pub struct Applier<'a> {
     coverage: BTreeMap<String, BTreeMap<String, u32>>,
     /// Next notice sequence number per child link.
     notice_next: BTreeMap<String, u64>,
+    /// Reused to build the keys looked up many times per batch.
+    key_buffer: Vec<u8>,
 }
 
 /// What applying one record needs besides the record: where it comes from and how it was
@@ -58,6 +60,8 @@ struct Arrival<'b> {
     /// The origin of a key seen for the first time.
     origin: Origin,
     received_at: Millis,
+    /// The China day of `received_at`, the day the counters count the record on.
+    today: String,
     deadline_days: i64,
     pack: &'b PackId,
     raised_by: &'b RaisedBy,
@@ -85,6 +89,7 @@ impl<'a> Applier<'a> {
             changes: Vec::new(),
             coverage: BTreeMap::new(),
             notice_next: BTreeMap::new(),
+            key_buffer: Vec::new(),
         }
     }
 
@@ -227,11 +232,13 @@ impl<'a> Applier<'a> {
             rejected: 0,
             unchanged: 0,
         };
+        let today = china_day(batch.received_at).to_string();
         for r in batch.records.iter().filter(|r| r.seq > high_water) {
             let arrival = Arrival {
                 dataset: &r.dataset,
                 origin: r.origin.clone(),
                 received_at: batch.received_at,
+                today: today.clone(),
                 deadline_days: batch.deadline_days,
                 pack: &batch.pack,
                 raised_by: &batch.raised_by,
@@ -345,14 +352,16 @@ impl<'a> Applier<'a> {
         day: &str,
         update: impl FnOnce(&mut Counters),
     ) -> Result<(), ApplyError> {
-        let key = keys::counters(region, department, day);
-        if !self.counters.contains_key(&key) {
-            let c: Counters = self.read(&key)?.unwrap_or_default();
-            self.counters.insert(key.clone(), c);
-        }
+        let mut key = std::mem::take(&mut self.key_buffer);
+        keys::counters_into(&mut key, region, department, day);
         if let Some(c) = self.counters.get_mut(&key) {
             update(c);
+        } else {
+            let mut c: Counters = self.read(&key)?.unwrap_or_default();
+            update(&mut c);
+            self.counters.insert(key.clone(), c);
         }
+        self.key_buffer = key;
         Ok(())
     }
 
@@ -379,6 +388,7 @@ impl<'a> Applier<'a> {
                 department: batch.department.clone(),
             },
             received_at: batch.received_at,
+            today: china_day(batch.received_at).to_string(),
             deadline_days: batch.deadline_days,
             pack: &batch.pack,
             raised_by: &batch.raised_by,
@@ -407,25 +417,21 @@ impl<'a> Applier<'a> {
     ) -> Result<RecordOutcome, ApplyError> {
         let source = verdict.source.as_str();
         let dataset = a.dataset;
-        let today = china_day(a.received_at).to_string();
+        let today = a.today.as_str();
         if verdict.key.is_empty() {
             // Without a key there is nothing to version or rectify by key: the answer names
             // the problem and the counters count it.
             let accepted = verdict.accepted();
-            self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+            self.counters(&a.origin.region, &a.origin.department, today, |c| {
                 c.submitted += 1;
                 c.rejected += u64::from(!accepted);
                 c.accepted += u64::from(accepted);
                 c.first_submitted += 1;
             })?;
             return Ok(RecordOutcome {
-                key: String::new(),
                 outcome: Outcome::Rejected,
                 status: Status::Rejected,
                 version: 0,
-                issues: verdict.issues.clone(),
-                changes: verdict.changes.clone(),
-                source: source.to_string(),
             });
         }
 
@@ -443,22 +449,16 @@ impl<'a> Applier<'a> {
             Status::Rejected
         };
         let outcome = |version: u64| RecordOutcome {
-            key: verdict.key.clone(),
             outcome: status.into(),
             status,
             version,
-            issues: verdict.issues.clone(),
-            changes: verdict.changes.clone(),
-            source: source.to_string(),
         };
-        let fingerprint = fingerprint(verdict);
         if let Some(prev) = &previous {
-            if prev.last_fingerprint == fingerprint {
+            if same_submission(&prev.latest, verdict) {
                 return Ok(RecordOutcome {
                     outcome: Outcome::Unchanged,
                     status: prev.latest.status,
                     version: prev.latest.version,
-                    ..outcome(prev.latest.version)
                 });
             }
         }
@@ -472,7 +472,7 @@ impl<'a> Applier<'a> {
         let origin = previous
             .as_ref()
             .map_or_else(|| a.origin.clone(), |p| p.origin.clone());
-        self.counters(&origin.region, &origin.department, &today, |c| {
+        self.counters(&origin.region, &origin.department, today, |c| {
             c.submitted += 1;
             if accepted {
                 c.accepted += 1;
@@ -489,11 +489,11 @@ impl<'a> Applier<'a> {
 
         let previous_live = previous.as_ref().and_then(|p| p.live_fields().cloned());
         let mut seq = None;
-        let queue_key = keys::queue(&origin.department, dataset, &verdict.key);
+        let queue_key = || keys::queue(&origin.department, dataset, &verdict.key);
         // Invariant: a key has an open queue entry exactly when its latest version was
         // rejected, so only then is there one to read.
         let queued: Option<QueueEntry> = match &previous {
-            Some(prev) if prev.latest.status == Status::Rejected => self.read(&queue_key)?,
+            Some(prev) if prev.latest.status == Status::Rejected => self.read(&queue_key())?,
             _ => None,
         };
 
@@ -539,8 +539,8 @@ impl<'a> Applier<'a> {
                         Fields::new(),
                     )?;
                 }
-                self.write(queue_key, &q);
-                self.counters(&origin.region, &origin.department, &today, |c| {
+                self.write(queue_key(), &q);
+                self.counters(&origin.region, &origin.department, today, |c| {
                     c.rectified += 1;
                     c.rectification.record(waited);
                 })?;
@@ -575,32 +575,10 @@ impl<'a> Applier<'a> {
                 rectified_version: None,
                 source: source.to_string(),
             };
-            self.write(queue_key, &entry);
+            self.write(queue_key(), &entry);
         }
 
         let changed_fields = changed_fields(previous_live.as_ref(), &verdict.fields);
-        let record = VersionRecord {
-            dataset: dataset.to_string(),
-            key: verdict.key.clone(),
-            version,
-            op: verdict.op,
-            fields: verdict.fields.clone(),
-            status,
-            issues: verdict.issues.clone(),
-            changes: verdict.changes.clone(),
-            changed_fields,
-            submitted_at: a.received_at,
-            reported_at,
-            origin: origin.clone(),
-            pack: a.pack.clone(),
-            log_index,
-            seq,
-            origin_version: a.upstream.as_ref().map_or(version, |up| up.origin_version),
-            hops: a
-                .upstream
-                .as_ref()
-                .map_or_else(Vec::new, |up| up.hops.to_vec()),
-        };
         // The replaced latest version moves to the history; the accepted one stays at hand.
         let accepted_before = match previous {
             Some(prev) => {
@@ -616,12 +594,33 @@ impl<'a> Applier<'a> {
             }
             None => None,
         };
-        let state = KeyState {
-            last_fingerprint: fingerprint,
+        let state = KeyStateRef {
             reported_at,
-            origin,
-            accepted: if accepted { None } else { accepted_before },
-            latest: record,
+            origin: &origin,
+            accepted: if accepted {
+                None
+            } else {
+                accepted_before.as_ref()
+            },
+            latest: VersionRecordRef {
+                dataset,
+                key: &verdict.key,
+                version,
+                op: verdict.op,
+                fields: &verdict.fields,
+                status,
+                issues: &verdict.issues,
+                changes: &verdict.changes,
+                changed_fields,
+                submitted_at: a.received_at,
+                reported_at,
+                origin: &origin,
+                pack: a.pack,
+                log_index,
+                seq,
+                origin_version: a.upstream.as_ref().map_or(version, |up| up.origin_version),
+                hops: a.upstream.as_ref().map_or(&[], |up| up.hops),
+            },
         };
         self.write(state_key, &state);
         Ok(outcome(version))
@@ -639,7 +638,7 @@ impl<'a> Applier<'a> {
         verdict: &GovernedRecord,
     ) -> Result<RecordOutcome, ApplyError> {
         let dataset = a.dataset;
-        let today = china_day(a.received_at).to_string();
+        let today = a.today.as_str();
         let held = holder.live_fields();
         let name = |f: Option<&Fields>| f.and_then(|f| f.get("name")).cloned();
         let queue_key = keys::queue(&a.origin.department, dataset, &verdict.key);
@@ -657,7 +656,7 @@ impl<'a> Applier<'a> {
                 q.rectified_at = Some(a.received_at);
                 q.rectified_version = Some(up.origin_version);
                 self.write(queue_key, &q);
-                self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+                self.counters(&a.origin.region, &a.origin.department, today, |c| {
                     c.submitted += 1;
                     c.accepted += 1;
                     c.rectified += 1;
@@ -673,13 +672,9 @@ impl<'a> Applier<'a> {
                 )?;
             }
             return Ok(RecordOutcome {
-                key: verdict.key.clone(),
                 outcome: Outcome::Unchanged,
                 status: Status::Accepted,
                 version: holder.latest.version,
-                issues: verdict.issues.clone(),
-                changes: verdict.changes.clone(),
-                source: verdict.source.clone(),
             });
         }
         let (field, what_zh, what_en) = if dataset == "subject" {
@@ -707,7 +702,7 @@ impl<'a> Applier<'a> {
             example: String::new(),
         });
         let raised_at = open.as_ref().map_or(a.received_at, |q| q.raised_at);
-        self.counters(&a.origin.region, &a.origin.department, &today, |c| {
+        self.counters(&a.origin.region, &a.origin.department, today, |c| {
             c.submitted += 1;
             c.rejected += 1;
         })?;
@@ -738,13 +733,9 @@ impl<'a> Applier<'a> {
             verdict.fields.clone(),
         )?;
         Ok(RecordOutcome {
-            key: verdict.key.clone(),
             outcome: Outcome::Rejected,
             status: Status::Rejected,
             version: 0,
-            issues,
-            changes: verdict.changes.clone(),
-            source: verdict.source.clone(),
         })
     }
 
@@ -760,7 +751,7 @@ impl<'a> Applier<'a> {
     ) -> Result<(), ApplyError> {
         let text = |name: &str| fields.get(name).and_then(Value::as_text).unwrap_or("");
         let (item_code, action_date) = (text("item_code"), text("action_date"));
-        let Ok(date) = chrono::NaiveDate::parse_from_str(action_date, "%Y-%m-%d") else {
+        let Some(date) = parse_day(action_date) else {
             return Ok(());
         };
         let timely = is_timely(date, china_day(reported_at), deadline_days);
@@ -793,6 +784,21 @@ impl<'a> Applier<'a> {
     }
 }
 
+/// A standardized date, `YYYY-MM-DD`, read without the generality of a format string:
+/// every accepted action passes here.
+fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
+}
+
 /// Names of fields added, removed or altered relative to the previous accepted version;
 /// empty for a key that had no accepted version (everything is new).
 fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
@@ -807,37 +813,39 @@ fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
         .collect()
 }
 
-/// A stable 64-bit FNV-1a fingerprint of a submission: op, standardized fields and the
-/// verdict's rule ids. Equal fingerprints mean "identical record, identical verdict".
-/// Stable across processes and machines (no random hasher keys), as replicas require.
-pub fn fingerprint(verdict: &GovernedRecord) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut hash = OFFSET;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(PRIME);
+/// Whether a submission repeats the latest one of its key: the same op, the same
+/// standardized fields and the same verdict (rule ids and severities, in order). A repeat
+/// changes nothing and answers the stored verdict.
+fn same_submission(latest: &VersionRecord, verdict: &GovernedRecord) -> bool {
+    latest.op == verdict.op
+        && latest.issues.len() == verdict.issues.len()
+        && latest
+            .issues
+            .iter()
+            .zip(&verdict.issues)
+            .all(|(a, b)| a.rule == b.rule && a.severity == b.severity)
+        && latest.fields == verdict.fields
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_parse_like_chrono() {
+        for text in ["2026-11-28", "2024-02-29", "1999-12-31"] {
+            assert_eq!(
+                super::parse_day(text),
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+            );
         }
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(PRIME);
-    };
-    feed(verdict.op.as_str().as_bytes());
-    for (name, value) in &verdict.fields {
-        feed(name.as_bytes());
-        match value {
-            Value::Text(t) => feed(t.as_bytes()),
-            Value::List(items) => {
-                for i in items {
-                    feed(i.as_bytes());
-                }
-                feed(b"\x01list");
-            }
+        for bad in [
+            "2026-13-01",
+            "2023-02-29",
+            "2026-1-01",
+            "2026/11/28",
+            "２026-11-28",
+            "",
+        ] {
+            assert_eq!(super::parse_day(bad), None, "{bad}");
         }
     }
-    for issue in &verdict.issues {
-        feed(issue.rule.as_bytes());
-        feed(issue.severity.as_str().as_bytes());
-    }
-    hash
 }

@@ -171,12 +171,8 @@ impl From<Status> for Outcome {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordOutcome {
-    pub key: String,
     pub outcome: Outcome,
     /// For `unchanged`: whether the latest submission was accepted.
     pub status: Status,
     pub version: u64,
-    pub issues: Vec<Issue>,
-    pub changes: Vec<Change>,
-    pub source: String,
 }

@@ -66,7 +66,24 @@ pub fn queue_prefix(department: Option<&str>) -> Vec<u8> {
 }
 
 pub fn counters(region: &str, department: &str, day: &str) -> Vec<u8> {
-    format!("ctr/{region}/{}/{day}", seg(department)).into_bytes()
+    let mut key = Vec::new();
+    counters_into(&mut key, region, department, day);
+    key
+}
+
+/// [`counters`] into a reused buffer.
+pub fn counters_into(key: &mut Vec<u8>, region: &str, department: &str, day: &str) {
+    key.clear();
+    for part in [
+        &b"ctr/"[..],
+        region.as_bytes(),
+        b"/",
+        seg(department).as_bytes(),
+        b"/",
+        day.as_bytes(),
+    ] {
+        key.extend_from_slice(part);
+    }
 }
 
 pub const COUNTERS_PREFIX: &[u8] = b"ctr/";

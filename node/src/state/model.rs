@@ -35,8 +35,6 @@ impl Status {
 /// a version moves to `ver/` only when a newer one replaces it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyState {
-    /// Fingerprint of the latest submission's op, standardized fields and verdict.
-    pub last_fingerprint: u64,
     /// First receipt of this key at the city tier.
     pub reported_at: Millis,
     pub origin: Origin,
@@ -91,6 +89,38 @@ pub struct VersionRecord {
     pub origin_version: u64,
     /// Receipts at the tiers below this one, city first; empty at the city tier.
     pub hops: Vec<Hop>,
+}
+
+/// A [`KeyState`] by reference, encoding to the same bytes: applying a record writes its
+/// key's state straight from the Raft entry, without copying the record.
+#[derive(Serialize)]
+pub struct KeyStateRef<'a> {
+    pub reported_at: Millis,
+    pub origin: &'a Origin,
+    pub latest: VersionRecordRef<'a>,
+    pub accepted: Option<&'a VersionRecord>,
+}
+
+/// A [`VersionRecord`] by reference, encoding to the same bytes (field for field).
+#[derive(Serialize)]
+pub struct VersionRecordRef<'a> {
+    pub dataset: &'a str,
+    pub key: &'a str,
+    pub version: u64,
+    pub op: Op,
+    pub fields: &'a Fields,
+    pub status: Status,
+    pub issues: &'a [Issue],
+    pub changes: &'a [Change],
+    pub changed_fields: Vec<String>,
+    pub submitted_at: Millis,
+    pub reported_at: Millis,
+    pub origin: &'a Origin,
+    pub pack: &'a PackId,
+    pub log_index: u64,
+    pub seq: Option<u64>,
+    pub origin_version: u64,
+    pub hops: &'a [Hop],
 }
 
 /// One tier's receipt of a record on its way up.
@@ -205,4 +235,98 @@ pub struct AuditEvent {
     pub accepted: u64,
     pub rejected: u64,
     pub unchanged: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use regfed_governance::{Change, Fields, Issue, Op, PackId, Severity, Value};
+
+    use super::*;
+
+    fn version(n: u64, status: Status) -> VersionRecord {
+        let mut fields = Fields::new();
+        fields.insert("action_id".into(), Value::from("A1"));
+        fields.insert("officers".into(), Value::List(vec!["1".into(), "2".into()]));
+        VersionRecord {
+            dataset: "action".into(),
+            key: "A1".into(),
+            version: n,
+            op: Op::Upsert,
+            fields,
+            status,
+            issues: vec![Issue {
+                rule: "r".into(),
+                field: "f".into(),
+                severity: Severity::Warning,
+                message_zh: "中".into(),
+                message_en: "en".into(),
+                example: "e".into(),
+            }],
+            changes: vec![Change {
+                field: "f".into(),
+                before: " x".into(),
+                after: "x".into(),
+                step: "trim".into(),
+            }],
+            changed_fields: vec!["f".into()],
+            submitted_at: 1_780_000_000_123,
+            reported_at: 1_780_000_000_000,
+            origin: Origin {
+                region: "420100".into(),
+                department: "D".into(),
+            },
+            pack: PackId {
+                name: "p".into(),
+                version: "1".into(),
+            },
+            log_index: 77,
+            seq: Some(9),
+            origin_version: n,
+            hops: vec![Hop {
+                tier: "city".into(),
+                region: "420100".into(),
+                received_at: 5,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_key_state_by_reference_encodes_to_the_same_bytes() {
+        let accepted = version(1, Status::Accepted);
+        let latest = version(2, Status::Rejected);
+        let owned = KeyState {
+            reported_at: latest.reported_at,
+            origin: latest.origin.clone(),
+            latest: latest.clone(),
+            accepted: Some(accepted.clone()),
+        };
+        let by_reference = KeyStateRef {
+            reported_at: latest.reported_at,
+            origin: &latest.origin,
+            latest: VersionRecordRef {
+                dataset: &latest.dataset,
+                key: &latest.key,
+                version: latest.version,
+                op: latest.op,
+                fields: &latest.fields,
+                status: latest.status,
+                issues: &latest.issues,
+                changes: &latest.changes,
+                changed_fields: latest.changed_fields.clone(),
+                submitted_at: latest.submitted_at,
+                reported_at: latest.reported_at,
+                origin: &latest.origin,
+                pack: &latest.pack,
+                log_index: latest.log_index,
+                seq: latest.seq,
+                origin_version: latest.origin_version,
+                hops: &latest.hops,
+            },
+            accepted: Some(&accepted),
+        };
+        assert_eq!(
+            crate::codec::encode(&by_reference),
+            crate::codec::encode(&owned)
+        );
+    }
 }

@@ -9,11 +9,13 @@
 //! directory's file system, so the `db` file, its blobs and their metadata reach the disk
 //! before the node answers: an acknowledged write also survives a power loss.
 
+mod behind;
 mod writeset;
 
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +65,8 @@ pub enum StoreError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("the store stopped: {0}")]
+    Behind(String),
 }
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
@@ -81,7 +85,10 @@ pub struct Store {
     sm: sled::Tree,
     dir: PathBuf,
     durability: Durability,
-    dir_handle: std::sync::Arc<File>,
+    dir_handle: Arc<File>,
+    /// State-machine writes handed to the committer and not yet all in sled.
+    behind: Arc<behind::Behind>,
+    _committer: Arc<behind::Committer>,
 }
 
 impl Store {
@@ -104,6 +111,8 @@ impl Store {
         let meta = db.open_tree("raft_meta").map_err(open_err)?;
         let sm = db.open_tree("state").map_err(open_err)?;
         let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
+        let (committer, behind) =
+            behind::Committer::start(sm.clone()).map_err(|e| open_err(e.into()))?;
         Ok(Store {
             db,
             log,
@@ -111,7 +120,9 @@ impl Store {
             sm,
             dir: dir.to_path_buf(),
             durability: options.durability,
-            dir_handle: std::sync::Arc::new(dir_handle),
+            dir_handle: Arc::new(dir_handle),
+            behind,
+            _committer: Arc::new(committer),
         })
     }
 
@@ -204,8 +215,14 @@ impl Store {
     }
 
     // ---- State machine --------------------------------------------------------------
+    //
+    // Writes either commit at once ([`Store::commit`]) or behind the caller
+    // ([`Store::commit_behind`]); reads see both alike. See `behind.rs`.
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(in_flight) = self.behind.get(key)? {
+            return Ok(in_flight);
+        }
         Ok(self
             .sm
             .get(key)
@@ -215,10 +232,15 @@ impl Store {
 
     /// Key-value pairs whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> impl Iterator<Item = Result<Pair, StoreError>> {
-        self.sm.scan_prefix(prefix).map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(sled_err("scan"))
-        })
+        let settled = self.behind.settle();
+        settled
+            .err()
+            .map(Err)
+            .into_iter()
+            .chain(self.sm.scan_prefix(prefix).map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(sled_err("scan"))
+            }))
     }
 
     /// Key-value pairs with `start <= key < end`, in key order.
@@ -227,14 +249,20 @@ impl Store {
         start: &[u8],
         end: &[u8],
     ) -> impl Iterator<Item = Result<Pair, StoreError>> {
-        self.sm.range(start.to_vec()..end.to_vec()).map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(sled_err("scan"))
-        })
+        let settled = self.behind.settle();
+        settled
+            .err()
+            .map(Err)
+            .into_iter()
+            .chain(self.sm.range(start.to_vec()..end.to_vec()).map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(sled_err("scan"))
+            }))
     }
 
     /// The last key-value pair with `start <= key < end`.
     pub fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
+        self.behind.settle()?;
         match self.sm.range(start.to_vec()..end.to_vec()).next_back() {
             None => Ok(None),
             Some(r) => r
@@ -244,22 +272,44 @@ impl Store {
     }
 
     /// Applies every write of `set` atomically: after a crash, all or none of it is there.
+    /// Waits for the writes committed behind before it, so that sled gets them in order.
     pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
+        self.behind.settle()?;
         self.sm
             .apply_batch(set.into_batch())
             .map_err(sled_err("commit"))
     }
 
+    /// Like [`Store::commit`], but returns as soon as the writes are handed to the
+    /// committer thread: every read sees them at once, sled gets them in order, each set
+    /// atomically. Nothing is durable until a later [`Store::sync`] after they reach sled,
+    /// so only writes that can be recomputed (the state machine's, replayed from the
+    /// Raft log) may be committed this way.
+    pub fn commit_behind(&self, set: WriteSet) -> Result<(), StoreError> {
+        self.behind.hand_over(set)
+    }
+
+    /// Waits until every write committed behind so far is in sled.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        self.behind.settle()
+    }
+
     /// Every key-value pair of the state machine, for a snapshot.
     pub fn dump(&self) -> impl Iterator<Item = Result<Pair, StoreError>> {
-        self.sm.iter().map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(sled_err("dump"))
-        })
+        let settled = self.behind.settle();
+        settled
+            .err()
+            .map(Err)
+            .into_iter()
+            .chain(self.sm.iter().map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(sled_err("dump"))
+            }))
     }
 
     /// Replaces the whole state machine with `pairs` (installing a snapshot).
     pub fn replace_all(&self, pairs: impl IntoIterator<Item = Pair>) -> Result<(), StoreError> {
+        self.behind.settle()?;
         self.sm.clear().map_err(sled_err("clear"))?;
         let mut batch = sled::Batch::default();
         let mut n = 0usize;
@@ -319,6 +369,40 @@ mod tests {
         store.log_purge_upto(1).unwrap();
         assert_eq!(store.log_range(..).unwrap(), vec![vec![2], vec![3]]);
         store.sync().unwrap();
+    }
+
+    #[test]
+    fn writes_committed_behind_are_read_at_once_and_reach_sled_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+            let mut first = WriteSet::default();
+            first.put(b"k/1".to_vec(), b"one".to_vec());
+            first.put(b"k/2".to_vec(), b"two".to_vec());
+            store.commit_behind(first).unwrap();
+            // Later sets shadow earlier ones, deletes included, for point and range reads.
+            for i in 0..20u32 {
+                let mut set = WriteSet::default();
+                set.put(b"k/1".to_vec(), i.to_be_bytes().to_vec());
+                set.delete(b"k/2".to_vec());
+                set.put(format!("n/{i:02}").into_bytes(), vec![1]);
+                store.commit_behind(set).unwrap();
+                assert_eq!(store.get(b"k/1").unwrap(), Some(i.to_be_bytes().to_vec()));
+                assert_eq!(store.get(b"k/2").unwrap(), None);
+            }
+            assert_eq!(store.scan_prefix(b"n/").count(), 20);
+            assert_eq!(store.scan_prefix(b"k/").count(), 1);
+            // A synchronous commit lands after everything handed over before it.
+            let mut last = WriteSet::default();
+            last.put(b"k/1".to_vec(), b"last".to_vec());
+            store.commit(last).unwrap();
+            store.sync().unwrap();
+        }
+        // Dropping the store finished the committer: everything is in sled.
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        assert_eq!(store.get(b"k/1").unwrap(), Some(b"last".to_vec()));
+        assert_eq!(store.get(b"k/2").unwrap(), None);
+        assert_eq!(store.scan_prefix(b"n/").count(), 20);
     }
 
     #[test]

@@ -30,6 +30,18 @@ impl WriteSet {
         self.writes.is_empty()
     }
 
+    /// The writes as a sled batch, copied: the set stays readable while sled applies it.
+    pub(super) fn to_batch(&self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (k, v) in &self.writes {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        batch
+    }
+
     pub(super) fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();
         for (k, v) in self.writes {
