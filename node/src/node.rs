@@ -34,6 +34,8 @@ pub struct Node {
     pub metrics: Metrics,
     /// The upward link's state (idle on a node without a parent).
     pub link: crate::link::LinkStatus,
+    /// Raft entries encoded once, shared by the log and the Raft transport.
+    pub entry_bytes: crate::raft::entry_bytes::EntryBytes,
 }
 
 impl Node {
@@ -122,11 +124,16 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     let store = Store::open(&config.data_dir, &config.store)
         .with_context(|| format!("node {} cannot open its store", config.id))?;
     let group = config.raft_members.len() > 1 || config.raft_join;
+    let entry_bytes = crate::raft::entry_bytes::EntryBytes::default();
     let raft = Raft::new(
         config.raft_id,
         raft_config(config.raft_snapshot_every)?,
-        Network::new(group.then(|| config.tls.clone()), config.raft_source_ip),
-        LogStore::new(store.clone()),
+        Network::new(
+            group.then(|| config.tls.clone()),
+            config.raft_source_ip,
+            entry_bytes.clone(),
+        ),
+        LogStore::new(store.clone(), entry_bytes.clone()),
         StateMachine::new(store.clone()),
     )
     .await
@@ -168,6 +175,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
         raft,
         metrics: Metrics::default(),
         link: Default::default(),
+        entry_bytes,
     }))
 }
 

@@ -19,6 +19,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, RaftLogReader, Vote};
 use tokio::sync::watch;
 
+use super::entry_bytes::EntryBytes;
 use super::{storage_error, Entry, LogId, NodeId, StorageError, TypeConfig};
 use crate::store::Store;
 
@@ -68,12 +69,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(store: Store) -> Writer {
+    fn start(store: Store, encoded: EntryBytes) -> Writer {
         let (tx, rx) = mpsc::channel::<Append>();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let thread = std::thread::Builder::new()
             .name("raft-log".into())
-            .spawn(move || write_loop(&store, &rx, &progress_tx))
+            .spawn(move || write_loop(&store, &encoded, &rx, &progress_tx))
             .expect("the operating system starts a thread for the Raft log writer");
         Writer {
             queue: Mutex::new(Some(tx)),
@@ -136,12 +137,17 @@ fn log_error(verb: ErrorVerb, reason: String) -> StorageError {
 }
 
 /// The writer: everything queued since the last sync, as one sled batch and one sync.
-fn write_loop(store: &Store, rx: &mpsc::Receiver<Append>, progress: &watch::Sender<Progress>) {
+fn write_loop(
+    store: &Store,
+    encoded: &EntryBytes,
+    rx: &mpsc::Receiver<Append>,
+    progress: &watch::Sender<Progress>,
+) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         group.extend(rx.try_iter());
         let started = std::time::Instant::now();
-        let written = write_group(store, &group);
+        let written = write_group(store, encoded, &group);
         let n = group.len() as u64;
         tracing::debug!(
             appends = n,
@@ -175,10 +181,11 @@ fn write_loop(store: &Store, rx: &mpsc::Receiver<Append>, progress: &watch::Send
     }
 }
 
-fn write_group(store: &Store, group: &[Append]) -> Result<(), String> {
+fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<(), String> {
     let mut encoded = Vec::new();
     for entry in group.iter().flat_map(|a| &a.entries) {
-        let bytes = crate::codec::try_encode(entry)
+        let bytes = cache
+            .encode(entry)
             .map_err(|e| format!("log entry {} does not encode: {e}", entry.log_id.index))?;
         encoded.push((entry.log_id.index, bytes));
     }
@@ -189,9 +196,10 @@ fn write_group(store: &Store, group: &[Append]) -> Result<(), String> {
 }
 
 impl LogStore {
-    pub fn new(store: Store) -> Self {
+    /// A log store on `store`, sharing encoded entries with the Raft transport.
+    pub fn new(store: Store, encoded: EntryBytes) -> Self {
         LogStore {
-            writer: Arc::new(Writer::start(store.clone())),
+            writer: Arc::new(Writer::start(store.clone(), encoded)),
             store,
             recent: Arc::new(Mutex::new(BTreeMap::new())),
         }

@@ -9,6 +9,7 @@
 // trait signatures are openraft's, so the lint cannot be satisfied by boxing.
 #![allow(clippy::result_large_err)]
 
+pub mod entry_bytes;
 pub mod log_store;
 pub mod network;
 pub mod state_machine;

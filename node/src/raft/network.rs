@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::Channel;
 
+use super::entry_bytes::EntryBytes;
 use super::{NodeId, TypeConfig};
 
 /// Raft messages can carry whole batches and snapshot chunks.
@@ -31,16 +32,23 @@ pub struct Network {
     /// The local address connections leave from (`[raft] source_ip`).
     source_ip: Option<std::net::IpAddr>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Entries encoded once, for the log and every follower.
+    encoded: EntryBytes,
 }
 
 impl Network {
     /// A network for a group whose members authenticate with `tls`; `None` for a group of
     /// one, whose calls all fail. Connections leave from `source_ip` when given.
-    pub fn new(tls: Option<TlsMaterial>, source_ip: Option<std::net::IpAddr>) -> Self {
+    pub fn new(
+        tls: Option<TlsMaterial>,
+        source_ip: Option<std::net::IpAddr>,
+        encoded: EntryBytes,
+    ) -> Self {
         Network {
             tls,
             source_ip,
             channels: Default::default(),
+            encoded,
         }
     }
 
@@ -64,6 +72,7 @@ impl Network {
 pub struct Peer {
     target: NodeId,
     addr: String,
+    encoded: EntryBytes,
     client: Result<pb::raft_peer_client::RaftPeerClient<Channel>, String>,
 }
 
@@ -74,6 +83,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Peer {
             target,
             addr: node.addr.clone(),
+            encoded: self.encoded.clone(),
             client: self.channel(&node.addr).map(|c| {
                 pb::raft_peer_client::RaftPeerClient::new(c)
                     .max_decoding_message_size(MAX_RAFT_MESSAGE)
@@ -95,6 +105,7 @@ impl Peer {
         &mut self,
         rpc: Rpc,
         request: &Req,
+        entries: Vec<Vec<u8>>,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
     where
@@ -113,7 +124,7 @@ impl Peer {
         };
         let data = crate::codec::try_encode(request)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request = tonic::Request::new(pb::RaftPayload { data });
+        let mut request = tonic::Request::new(pb::RaftPayload { data, entries });
         request.set_timeout(option.hard_ttl());
         let answer = match rpc {
             Rpc::Append => client.append(request).await,
@@ -132,10 +143,16 @@ impl Peer {
 impl RaftNetwork<TypeConfig> for Peer {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(Rpc::Append, &rpc, &option).await
+        // The entries travel apart, each in the encoding the log already made.
+        let entries = std::mem::take(&mut rpc.entries)
+            .iter()
+            .map(|entry| self.encoded.encode(entry).map(|bytes| bytes.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.call(Rpc::Append, &rpc, entries, &option).await
     }
 
     async fn install_snapshot(
@@ -146,7 +163,7 @@ impl RaftNetwork<TypeConfig> for Peer {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.call(Rpc::Snapshot, &rpc, &option).await
+        self.call(Rpc::Snapshot, &rpc, Vec::new(), &option).await
     }
 
     async fn vote(
@@ -154,6 +171,6 @@ impl RaftNetwork<TypeConfig> for Peer {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(Rpc::Vote, &rpc, &option).await
+        self.call(Rpc::Vote, &rpc, Vec::new(), &option).await
     }
 }

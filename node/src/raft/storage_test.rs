@@ -17,7 +17,11 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
             ..StoreOptions::default()
         };
         let store = Store::open(dir.path(), &options).expect("open store");
-        Ok((dir, LogStore::new(store.clone()), StateMachine::new(store)))
+        Ok((
+            dir,
+            LogStore::new(store.clone(), Default::default()),
+            StateMachine::new(store),
+        ))
     }
 }
 

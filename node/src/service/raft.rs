@@ -52,7 +52,12 @@ fn decode<T: DeserializeOwned>(payload: pb::RaftPayload) -> Result<T, Status> {
 
 fn encode<T: Serialize>(answer: &T) -> Result<Response<pb::RaftPayload>, Status> {
     crate::codec::try_encode(answer)
-        .map(|data| Response::new(pb::RaftPayload { data }))
+        .map(|data| {
+            Response::new(pb::RaftPayload {
+                data,
+                entries: Vec::new(),
+            })
+        })
         .map_err(|e| Status::internal(format!("the Raft answer does not encode: {e}")))
 }
 
@@ -63,11 +68,20 @@ impl pb::raft_peer_server::RaftPeer for RaftService {
         request: Request<pb::RaftPayload>,
     ) -> Result<Response<pb::RaftPayload>, Status> {
         self.authorize(&request)?;
-        let answer = self
-            .node
-            .raft
-            .append_entries(decode(request.into_inner())?)
-            .await;
+        let mut payload = request.into_inner();
+        let entries = std::mem::take(&mut payload.entries);
+        let mut append: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> =
+            decode(payload)?;
+        for (i, bytes) in entries.into_iter().enumerate() {
+            // Decoded, and the bytes kept for this node's log.
+            let entry = self.node.entry_bytes.decode(bytes).map_err(|e| {
+                Status::invalid_argument(format!(
+                    "entry {i} of the Raft append does not decode: {e}"
+                ))
+            })?;
+            append.entries.push(entry);
+        }
+        let answer = self.node.raft.append_entries(append).await;
         encode(&answer)
     }
 
