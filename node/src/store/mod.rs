@@ -67,7 +67,17 @@ pub enum StoreError {
     },
     #[error("the store stopped: {0}")]
     Behind(String),
+    #[error(
+        "the store in {dir} has store format {found}, and this build of regfed reads only format {FORMAT}; it cannot convert it: move the directory aside and start the node empty (a group member catches up from its group by snapshot)"
+    )]
+    Format { dir: PathBuf, found: u32 },
 }
+
+/// The layout of the values this build stores (the state machine's model and the Raft
+/// log's entries). A store of another format is refused at open, never misread.
+/// Format 1 (before the marker existed) kept a fingerprint in every key state.
+pub const FORMAT: u32 = 2;
+const FORMAT_KEY: &str = "store_format";
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
     move |source| StoreError::Sled { op, source }
@@ -110,6 +120,13 @@ impl Store {
         let log = db.open_tree("raft_log").map_err(open_err)?;
         let meta = db.open_tree("raft_meta").map_err(open_err)?;
         let sm = db.open_tree("state").map_err(open_err)?;
+        check_format(dir, &log, &meta, &sm).map_err(|e| match e {
+            FormatCheck::Sled(source) => open_err(source),
+            FormatCheck::Mismatch(found) => StoreError::Format {
+                dir: dir.to_path_buf(),
+                found,
+            },
+        })?;
         let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
         let (committer, behind) =
             behind::Committer::start(sm.clone()).map_err(|e| open_err(e.into()))?;
@@ -326,6 +343,39 @@ impl Store {
     }
 }
 
+enum FormatCheck {
+    Sled(sled::Error),
+    Mismatch(u32),
+}
+
+/// Marks a new store with [`FORMAT`]; refuses a store of another format, or one written
+/// before stores were marked.
+fn check_format(
+    dir: &Path,
+    log: &sled::Tree,
+    meta: &sled::Tree,
+    sm: &sled::Tree,
+) -> Result<(), FormatCheck> {
+    let found = meta.get(FORMAT_KEY).map_err(FormatCheck::Sled)?;
+    match found {
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_ref()).map_or(0, u32::from_be_bytes);
+            if found == FORMAT {
+                Ok(())
+            } else {
+                Err(FormatCheck::Mismatch(found))
+            }
+        }
+        None if log.is_empty() && meta.is_empty() && sm.is_empty() => {
+            meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())
+                .map_err(FormatCheck::Sled)?;
+            tracing::debug!(dir = %dir.display(), format = FORMAT, "New store.");
+            Ok(())
+        }
+        None => Err(FormatCheck::Mismatch(1)),
+    }
+}
+
 fn map_bound(b: Bound<&u64>) -> Bound<[u8; 8]> {
     match b {
         Bound::Included(i) => Bound::Included(i.to_be_bytes()),
@@ -403,6 +453,39 @@ mod tests {
         assert_eq!(store.get(b"k/1").unwrap(), Some(b"last".to_vec()));
         assert_eq!(store.get(b"k/2").unwrap(), None);
         assert_eq!(store.scan_prefix(b"n/").count(), 20);
+    }
+
+    #[test]
+    fn a_store_of_another_format_is_refused_with_a_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), &StoreOptions::default()).unwrap());
+        // Reopening a store of this format works.
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        store.meta_put(FORMAT_KEY, &1u32.to_be_bytes()).unwrap();
+        store.sync().unwrap();
+        drop(store);
+        let refused = Store::open(dir.path(), &StoreOptions::default())
+            .err()
+            .expect("a format-1 store is refused");
+        let message = refused.to_string();
+        assert!(message.contains("store format 1"), "{message}");
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+
+        // A store written before the marker existed: data, no marker.
+        let old = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(old.path()).unwrap();
+            db.open_tree("state")
+                .unwrap()
+                .insert(b"key/x", b"v")
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let refused = Store::open(old.path(), &StoreOptions::default()).err();
+        assert!(matches!(refused, Some(StoreError::Format { found: 1, .. })));
     }
 
     #[test]
