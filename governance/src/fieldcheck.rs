@@ -178,8 +178,9 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// Parses exactly `YYYY-MM-DD` (a real date).
-pub(crate) fn parse_iso_date(text: &str) -> Option<NaiveDate> {
+/// Parses exactly `YYYY-MM-DD` (a real date), the form standardization gives every date,
+/// without the generality of a format string.
+pub fn parse_iso_date(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;

@@ -19,6 +19,26 @@ fn iso_dates() {
 }
 
 #[test]
+fn iso_dates_give_the_date_chrono_gives() {
+    for text in ["2026-11-28", "2024-02-29", "1999-12-31"] {
+        assert_eq!(
+            parse_iso_date(text),
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+        );
+    }
+    for bad in [
+        "2026-13-01",
+        "2023-02-29",
+        "2026-1-01",
+        "2026/11/28",
+        "２026-11-28",
+        "",
+    ] {
+        assert_eq!(parse_iso_date(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn decimals() {
     let cases = [
         ("5000", true),

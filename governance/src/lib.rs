@@ -19,6 +19,7 @@ pub mod standardize;
 pub mod verdict;
 
 pub use engine::{govern, Context};
+pub use fieldcheck::parse_iso_date;
 pub use lookup::Lookup;
 pub use pack::{mask_id, Code, CodeList, DatasetSpec, FieldSpec, FieldType, PackError, RulePack};
 pub use record::{Fields, Op, RawRecord, Value};

@@ -61,7 +61,7 @@ struct Arrival<'b> {
     origin: Origin,
     received_at: Millis,
     /// The China day of `received_at`, the day the counters count the record on.
-    today: String,
+    today: &'b str,
     deadline_days: i64,
     pack: &'b PackId,
     raised_by: &'b RaisedBy,
@@ -238,7 +238,7 @@ impl<'a> Applier<'a> {
                 dataset: &r.dataset,
                 origin: r.origin.clone(),
                 received_at: batch.received_at,
-                today: today.clone(),
+                today: &today,
                 deadline_days: batch.deadline_days,
                 pack: &batch.pack,
                 raised_by: &batch.raised_by,
@@ -381,6 +381,7 @@ impl<'a> Applier<'a> {
             rejected: 0,
             unchanged: 0,
         };
+        let today = china_day(batch.received_at).to_string();
         let arrival = Arrival {
             dataset: &batch.dataset,
             origin: Origin {
@@ -388,7 +389,7 @@ impl<'a> Applier<'a> {
                 department: batch.department.clone(),
             },
             received_at: batch.received_at,
-            today: china_day(batch.received_at).to_string(),
+            today: &today,
             deadline_days: batch.deadline_days,
             pack: &batch.pack,
             raised_by: &batch.raised_by,
@@ -417,7 +418,7 @@ impl<'a> Applier<'a> {
     ) -> Result<RecordOutcome, ApplyError> {
         let source = verdict.source.as_str();
         let dataset = a.dataset;
-        let today = a.today.as_str();
+        let today = a.today;
         if verdict.key.is_empty() {
             // Without a key there is nothing to version or rectify by key: the answer names
             // the problem and the counters count it.
@@ -638,7 +639,7 @@ impl<'a> Applier<'a> {
         verdict: &GovernedRecord,
     ) -> Result<RecordOutcome, ApplyError> {
         let dataset = a.dataset;
-        let today = a.today.as_str();
+        let today = a.today;
         let held = holder.live_fields();
         let name = |f: Option<&Fields>| f.and_then(|f| f.get("name")).cloned();
         let queue_key = keys::queue(&a.origin.department, dataset, &verdict.key);
@@ -751,7 +752,7 @@ impl<'a> Applier<'a> {
     ) -> Result<(), ApplyError> {
         let text = |name: &str| fields.get(name).and_then(Value::as_text).unwrap_or("");
         let (item_code, action_date) = (text("item_code"), text("action_date"));
-        let Some(date) = parse_day(action_date) else {
+        let Some(date) = regfed_governance::parse_iso_date(action_date) else {
             return Ok(());
         };
         let timely = is_timely(date, china_day(reported_at), deadline_days);
@@ -784,21 +785,6 @@ impl<'a> Applier<'a> {
     }
 }
 
-/// A standardized date, `YYYY-MM-DD`, read without the generality of a format string:
-/// every accepted action passes here.
-fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
-}
-
 /// Names of fields added, removed or altered relative to the previous accepted version;
 /// empty for a key that had no accepted version (everything is new).
 fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
@@ -825,27 +811,4 @@ fn same_submission(latest: &VersionRecord, verdict: &GovernedRecord) -> bool {
             .zip(&verdict.issues)
             .all(|(a, b)| a.rule == b.rule && a.severity == b.severity)
         && latest.fields == verdict.fields
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn days_parse_like_chrono() {
-        for text in ["2026-11-28", "2024-02-29", "1999-12-31"] {
-            assert_eq!(
-                super::parse_day(text),
-                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
-            );
-        }
-        for bad in [
-            "2026-13-01",
-            "2023-02-29",
-            "2026-1-01",
-            "2026/11/28",
-            "２026-11-28",
-            "",
-        ] {
-            assert_eq!(super::parse_day(bad), None, "{bad}");
-        }
-    }
 }

@@ -120,13 +120,7 @@ impl Store {
         let log = db.open_tree("raft_log").map_err(open_err)?;
         let meta = db.open_tree("raft_meta").map_err(open_err)?;
         let sm = db.open_tree("state").map_err(open_err)?;
-        check_format(dir, &log, &meta, &sm).map_err(|e| match e {
-            FormatCheck::Sled(source) => open_err(source),
-            FormatCheck::Mismatch(found) => StoreError::Format {
-                dir: dir.to_path_buf(),
-                found,
-            },
-        })?;
+        check_format(dir, &log, &meta, &sm)?;
         let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
         let (committer, behind) =
             behind::Committer::start(sm.clone()).map_err(|e| open_err(e.into()))?;
@@ -343,11 +337,6 @@ impl Store {
     }
 }
 
-enum FormatCheck {
-    Sled(sled::Error),
-    Mismatch(u32),
-}
-
 /// Marks a new store with [`FORMAT`]; refuses a store of another format, or one written
 /// before stores were marked.
 fn check_format(
@@ -355,24 +344,31 @@ fn check_format(
     log: &sled::Tree,
     meta: &sled::Tree,
     sm: &sled::Tree,
-) -> Result<(), FormatCheck> {
-    let found = meta.get(FORMAT_KEY).map_err(FormatCheck::Sled)?;
-    match found {
+) -> Result<(), StoreError> {
+    let sled_failed = |source| StoreError::Open {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let refuse = |found| StoreError::Format {
+        dir: dir.to_path_buf(),
+        found,
+    };
+    match meta.get(FORMAT_KEY).map_err(sled_failed)? {
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes.as_ref()).map_or(0, u32::from_be_bytes);
             if found == FORMAT {
                 Ok(())
             } else {
-                Err(FormatCheck::Mismatch(found))
+                Err(refuse(found))
             }
         }
         None if log.is_empty() && meta.is_empty() && sm.is_empty() => {
             meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())
-                .map_err(FormatCheck::Sled)?;
+                .map_err(sled_failed)?;
             tracing::debug!(dir = %dir.display(), format = FORMAT, "New store.");
             Ok(())
         }
-        None => Err(FormatCheck::Mismatch(1)),
+        None => Err(refuse(1)),
     }
 }
 
