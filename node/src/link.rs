@@ -262,7 +262,7 @@ async fn session(
 async fn persist_acks(node: Arc<Node>, mut acked: watch::Receiver<u64>) {
     while acked.changed().await.is_ok() {
         let seq = *acked.borrow_and_update();
-        if let Err(error) = node.raft.client_write(Command::ParentAcked(seq)).await {
+        if let Err(error) = node.proposer.write(Command::ParentAcked(seq)).await {
             tracing::warn!(%error, seq, "Cannot record the parent's acknowledgement.");
         }
     }
@@ -302,8 +302,8 @@ async fn apply_notices(
         }
         let count = incoming.len();
         match node
-            .raft
-            .client_write(Command::Notices(Arc::new(NoticeBatch {
+            .proposer
+            .write(Command::Notices(Arc::new(NoticeBatch {
                 notices: incoming,
             })))
             .await

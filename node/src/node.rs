@@ -36,6 +36,8 @@ pub struct Node {
     pub link: crate::link::LinkStatus,
     /// Raft entries encoded once, shared by the log and the Raft transport.
     pub entry_bytes: crate::raft::entry_bytes::EntryBytes,
+    /// Every command goes to Raft through it, grouped with those proposed alongside.
+    pub proposer: crate::raft::proposer::Proposer,
 }
 
 impl Node {
@@ -169,9 +171,11 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     {
         tracing::warn!(%error, "No leader yet; writes will wait for the election.");
     }
+    let proposer = crate::raft::proposer::Proposer::start(raft.clone());
     Ok(Arc::new(Node {
         config,
         store,
+        proposer,
         raft,
         metrics: Metrics::default(),
         link: Default::default(),

@@ -72,6 +72,17 @@ pub enum Command {
     BenchXlsx(crate::bench_xlsx::XlsxBenchArgs),
 }
 
+impl Command {
+    /// Whether the command runs a node in this process (and so serves steady load for
+    /// long), rather than a client that should hand memory back as it goes.
+    pub fn runs_a_node(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve(_) | Command::Demo(_) | Command::Bench(_) | Command::BenchSync(_)
+        )
+    }
+}
+
 /// Where a client command connects and as whom.
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {

@@ -8,6 +8,12 @@
 //! batch, syncs once and only then reports each append durable (group commit). Until
 //! then the entries are read from memory; anything that reads or changes the log on disk
 //! first waits for the writer to catch up.
+//!
+//! The writer also records openraft's committed log id and purges the log, in the order
+//! they were asked for. openraft's core calls the log store from its one task, and sled
+//! makes every insert wait while any batch is being applied (its concurrency control is
+//! one lock for the whole process): a committed id written from that task stalled the
+//! group for as long as the state machine's last batch took to commit.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -40,8 +46,8 @@ pub struct LogStore {
 /// Entries kept decoded in memory.
 const RECENT_ENTRIES: usize = 64;
 
-/// Appends queued and not yet durable beyond which `append` waits for the writer, so
-/// that every queued entry stays among the recent ones.
+/// Jobs queued and not yet done beyond which `append` waits for the writer, so that
+/// every queued entry stays among the recent ones.
 const MAX_QUEUED: u64 = RECENT_ENTRIES as u64 / 2;
 
 /// One `append` call: its entries and openraft's callback for when they are durable.
@@ -50,19 +56,31 @@ struct Append {
     callback: LogFlushed<TypeConfig>,
 }
 
-/// How far the writer has got: appends written and synced, of those queued, or why it
-/// stopped.
+/// Work for the writer, done in the order queued.
+enum Job {
+    Append(Append),
+    /// openraft's committed log id, written with the next group and never synced for
+    /// itself: after a crash openraft re-applies from the state machine's last applied id.
+    Committed(Option<LogId>),
+    /// Removes the log up to and including this id, recording it as purged first. Not
+    /// synced for itself either: entries that come back after a crash were applied and
+    /// are purged again.
+    Purge(LogId),
+}
+
+/// How far the writer has got: jobs done (appends written and synced), of those queued,
+/// or why it stopped.
 #[derive(Clone, Debug, Default)]
 struct Progress {
-    durable: u64,
+    done: u64,
     failed: Option<String>,
 }
 
 /// The writer thread's handle; the last clone of the log store stops it, after it has
 /// written what was queued.
 struct Writer {
-    queue: Mutex<Option<mpsc::Sender<Append>>>,
-    /// Appends ever queued.
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Jobs ever queued.
     queued: std::sync::atomic::AtomicU64,
     progress: watch::Receiver<Progress>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -70,7 +88,7 @@ struct Writer {
 
 impl Writer {
     fn start(store: Store, encoded: EntryBytes) -> Writer {
-        let (tx, rx) = mpsc::channel::<Append>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let thread = std::thread::Builder::new()
             .name("raft-log".into())
@@ -84,9 +102,10 @@ impl Writer {
         }
     }
 
-    fn queue(&self, append: Append) -> Result<u64, StorageError> {
+    /// Queues `job`; answers how many jobs have been queued, this one included.
+    fn queue(&self, job: Job) -> Result<u64, StorageError> {
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = queue.as_ref().map(|tx| tx.send(append));
+        let sent = queue.as_ref().map(|tx| tx.send(job));
         match sent {
             Some(Ok(())) => Ok(self
                 .queued
@@ -99,11 +118,11 @@ impl Writer {
         }
     }
 
-    /// Waits until the `n`th append queued is durable.
-    async fn wait_durable(&self, n: u64) -> Result<(), StorageError> {
+    /// Waits until the `n`th job queued is done (for an append: durable).
+    async fn wait_done(&self, n: u64) -> Result<(), StorageError> {
         let mut progress = self.progress.clone();
         let reached = progress
-            .wait_for(|p| p.durable >= n || p.failed.is_some())
+            .wait_for(|p| p.done >= n || p.failed.is_some())
             .await
             .map(|p| p.failed.clone());
         match reached {
@@ -116,10 +135,10 @@ impl Writer {
         }
     }
 
-    /// Waits until every append queued so far is durable.
+    /// Waits until every job queued so far is done.
     async fn catch_up(&self) -> Result<(), StorageError> {
         let n = self.queued.load(std::sync::atomic::Ordering::SeqCst);
-        self.wait_durable(n).await
+        self.wait_done(n).await
     }
 }
 
@@ -136,25 +155,40 @@ fn log_error(verb: ErrorVerb, reason: String) -> StorageError {
     storage_error(ErrorSubject::Logs, verb, std::io::Error::other(reason))
 }
 
-/// The writer: everything queued since the last sync, as one sled batch and one sync.
+/// The writer: everything queued since the last sync, its appends as one sled batch and
+/// one sync.
 fn write_loop(
     store: &Store,
     encoded: &EntryBytes,
-    rx: &mpsc::Receiver<Append>,
+    rx: &mpsc::Receiver<Job>,
     progress: &watch::Sender<Progress>,
 ) {
     while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        group.extend(rx.try_iter());
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        let n = jobs.len() as u64;
+        let mut group = Vec::with_capacity(jobs.len());
+        let mut committed = None;
+        let mut purge = None;
+        for job in jobs {
+            match job {
+                Job::Append(append) => group.push(append),
+                Job::Committed(id) => committed = Some(id),
+                Job::Purge(id) => purge = Some(id),
+            }
+        }
         let started = std::time::Instant::now();
-        let written = write_group(store, encoded, &group);
-        let n = group.len() as u64;
-        tracing::debug!(
-            appends = n,
-            entries = group.iter().map(|a| a.entries.len()).sum::<usize>(),
-            ms = started.elapsed().as_millis() as u64,
-            "Log appended."
-        );
+        let written = write_meta_jobs(store, committed, purge)
+            .and_then(|()| write_group(store, encoded, &group));
+        if !group.is_empty() {
+            tracing::debug!(
+                appends = group.len(),
+                entries = group.iter().map(|a| a.entries.len()).sum::<usize>(),
+                bytes = written.as_ref().map_or(0, |b| *b),
+                ms = started.elapsed().as_millis() as u64,
+                "Log appended."
+            );
+        }
         let failed = written.as_ref().err().map(|e| e.to_string());
         for append in group {
             let result = match &failed {
@@ -165,23 +199,51 @@ fn write_loop(
             append.callback.log_io_completed(result);
         }
         progress.send_modify(|p| match failed {
-            None => p.durable += n,
+            None => p.done += n,
             Some(reason) => p.failed = Some(reason),
         });
         if progress.borrow().failed.is_some() {
             tracing::error!("The Raft log could not be written; this node stops appending.");
             // Later appends are answered with the failure, never written.
-            for append in rx.iter() {
-                append.callback.log_io_completed(Err(std::io::Error::other(
-                    "the Raft log writer has stopped",
-                )));
+            for job in rx.iter() {
+                if let Job::Append(append) = job {
+                    append.callback.log_io_completed(Err(std::io::Error::other(
+                        "the Raft log writer has stopped",
+                    )));
+                }
             }
             return;
         }
     }
 }
 
-fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<(), String> {
+/// The latest committed id and purge of a group of jobs. A purge only ever removes
+/// entries that were applied, so it never touches the appends queued with it.
+fn write_meta_jobs(
+    store: &Store,
+    committed: Option<Option<LogId>>,
+    purge: Option<LogId>,
+) -> Result<(), String> {
+    let put = |key: &str, bytes: Vec<u8>| store.meta_put(key, &bytes).map_err(|e| e.to_string());
+    if let Some(committed) = committed {
+        put(COMMITTED, crate::codec::encode(&committed))?;
+    }
+    if let Some(log_id) = purge {
+        // The mark first: sled recovers a prefix of its writes, so a crash can leave
+        // entries below the mark, never a hole above it.
+        put(LAST_PURGED, crate::codec::encode(&log_id))?;
+        store
+            .log_purge_upto(log_id.index)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes and syncs the entries of `group`; answers their encoded bytes.
+fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<usize, String> {
+    if group.is_empty() {
+        return Ok(0);
+    }
     let mut encoded = Vec::new();
     for entry in group.iter().flat_map(|a| &a.entries) {
         let bytes = cache
@@ -192,7 +254,8 @@ fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<()
     store
         .log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())))
         .and_then(|_| store.sync())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(encoded.iter().map(|(_, b)| b.len()).sum())
 }
 
 impl LogStore {
@@ -223,14 +286,6 @@ impl LogStore {
             .map(|b| crate::codec::decode(&b))
             .transpose()
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Read, e))
-    }
-
-    fn write_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
-        let bytes = crate::codec::try_encode(value)
-            .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))?;
-        self.store
-            .meta_put(key, &bytes)
-            .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))
     }
 
     /// Runs `f` on a blocking thread: sled calls and syncs must not stall the runtime.
@@ -331,9 +386,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        // Not synced: after a crash openraft may re-apply from an older committed id,
-        // which the state machine's last-applied id makes harmless.
-        self.write_meta(COMMITTED, &committed)
+        // Written by the writer, not synced: after a crash openraft may re-apply from an
+        // older committed id, which the state machine's last-applied id makes harmless.
+        self.writer.queue(Job::Committed(committed)).map(drop)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
@@ -363,11 +418,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 recent.pop_first();
             }
         }
-        let n = self.writer.queue(Append { entries, callback })?;
+        let n = self
+            .writer
+            .queue(Job::Append(Append { entries, callback }))?;
         // Keep the queue shorter than the recent entries, which serve reads until the
         // writer has written them.
         if n > MAX_QUEUED {
-            self.writer.wait_durable(n - MAX_QUEUED).await?;
+            self.writer.wait_done(n - MAX_QUEUED).await?;
         }
         Ok(())
     }
@@ -386,15 +443,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.writer.catch_up().await?;
         self.recent().retain(|index, _| *index > log_id.index);
-        self.write_meta(LAST_PURGED, &log_id)?;
-        self.blocking(move |store| {
-            store
-                .log_purge_upto(log_id.index)
-                .and_then(|_| store.sync())
-                .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Delete, e))
-        })
-        .await
+        self.writer.queue(Job::Purge(log_id)).map(drop)
     }
 }

@@ -12,6 +12,7 @@
 pub mod entry_bytes;
 pub mod log_store;
 pub mod network;
+pub mod proposer;
 pub mod state_machine;
 
 #[cfg(test)]

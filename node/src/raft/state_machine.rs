@@ -179,6 +179,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let computed = started.elapsed();
             let writes = applier.into_writes();
             let n = writes.len();
+            let bytes = writes.bytes();
             // Committed behind: the next batch is computed while sled inserts this one.
             // The Raft log, not the state machine, is what makes a batch durable.
             store
@@ -187,6 +188,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             tracing::debug!(
                 entries = entries.len(),
                 writes = n,
+                bytes,
                 compute_ms = computed.as_millis() as u64,
                 hand_over_ms = (started.elapsed() - computed).as_millis() as u64,
                 "Applied."

@@ -301,12 +301,7 @@ struct InFlight {
     written: Responder,
 }
 
-type Responder = tokio::sync::oneshot::Receiver<
-    Result<
-        openraft::raft::ClientWriteResponse<crate::raft::TypeConfig>,
-        openraft::error::ClientWriteError<crate::raft::NodeId, openraft::BasicNode>,
-    >,
->;
+type Responder = crate::raft::proposer::Answer;
 
 /// Records accepted by batches proposed and not yet applied, by their last sequence number:
 /// what governance of the next batch must see as accepted.
@@ -344,10 +339,9 @@ async fn acknowledge(
     written: Responder,
 ) -> Result<pb::UpAck, Status> {
     let config = &node.config;
-    let written = written
+    let written = crate::raft::proposer::wait(written)
         .await
-        .map_err(|_| Status::unavailable(format!("node {} stopped while committing", config.id)))?
-        .map_err(|e| super::submit::raft_status(config, openraft::error::RaftError::APIError(e)))?;
+        .map_err(|e| super::submit::raft_status(config, e))?;
     let CommandResponse::Sync(outcome) = written.data else {
         return Err(Status::internal(
             "the state machine answered a batch with nothing",
@@ -500,13 +494,5 @@ async fn propose_batch(
         records,
     };
     in_flight.add(last_seq, accepted);
-    node.raft
-        .client_write_ff(Command::Sync(Arc::new(command)))
-        .await
-        .map_err(|e| {
-            super::submit::raft_status(
-                config,
-                openraft::error::RaftError::<_, openraft::error::ClientWriteError<_, _>>::Fatal(e),
-            )
-        })
+    Ok(node.proposer.propose(Command::Sync(Arc::new(command))))
 }

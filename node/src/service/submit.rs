@@ -132,8 +132,8 @@ pub async fn submit(
     // commit later; submitting it again is safe (identical records are unchanged).
     let batch = std::sync::Arc::new(batch);
     let commit = node
-        .raft
-        .client_write(Command::Submit(std::sync::Arc::clone(&batch)));
+        .proposer
+        .write(Command::Submit(std::sync::Arc::clone(&batch)));
     let timeout = std::time::Duration::from_secs(config.limits.commit_timeout_secs);
     let written = match tokio::time::timeout(timeout, commit).await {
         Ok(written) => written.map_err(|e| raft_status(config, e))?,

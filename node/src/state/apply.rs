@@ -51,6 +51,9 @@ pub struct Applier<'a> {
     notice_next: BTreeMap<String, u64>,
     /// Reused to build the keys looked up many times per batch.
     key_buffer: Vec<u8>,
+    /// The position of the command being applied within its log entry's group: the
+    /// audit event of each command of a group has a key of its own.
+    position: u32,
 }
 
 /// What applying one record needs besides the record: where it comes from and how it was
@@ -90,6 +93,7 @@ impl<'a> Applier<'a> {
             coverage: BTreeMap::new(),
             notice_next: BTreeMap::new(),
             key_buffer: Vec::new(),
+            position: 0,
         }
     }
 
@@ -153,6 +157,15 @@ impl<'a> Applier<'a> {
             Command::Submit(batch) => self.submit(log_index, batch).map(CommandResponse::Submit),
             Command::Sync(batch) => self.sync(log_index, batch).map(CommandResponse::Sync),
             Command::Notices(batch) => self.notices(batch).map(CommandResponse::Notices),
+            Command::Group(commands) => {
+                let mut responses = Vec::with_capacity(commands.len());
+                for (position, command) in commands.iter().enumerate() {
+                    self.position = position as u32;
+                    responses.push(self.apply(log_index, command)?);
+                }
+                self.position = 0;
+                Ok(CommandResponse::Group(responses))
+            }
             Command::ParentAcked(seq) => {
                 let acked: u64 = self.read(keys::ACKED_SEQ)?.unwrap_or(0);
                 if *seq > acked {
@@ -261,7 +274,7 @@ impl<'a> Applier<'a> {
         out.rejected = audit.rejected as u32;
         out.unchanged = audit.unchanged as u32;
         self.write(hw_key, &batch.last_seq);
-        self.write(keys::audit(log_index), &audit);
+        self.write(keys::audit(log_index, self.position), &audit);
         Ok(out)
     }
 
@@ -404,7 +417,7 @@ impl<'a> Applier<'a> {
             }
             outcomes.push(outcome);
         }
-        self.write(keys::audit(log_index), &audit);
+        self.write(keys::audit(log_index, self.position), &audit);
         Ok(outcomes)
     }
 

@@ -439,3 +439,50 @@ fn notices_from_the_parent_apply_once_and_relay_down() {
     );
     assert_eq!(read::notices_applied(&store).unwrap(), 2);
 }
+
+#[test]
+fn a_group_applies_its_commands_in_order_and_answers_each() {
+    let at = 1_780_000_000_000;
+    let first = batch(at, vec![verdict("420100JC00001", Op::Upsert, "名称", None)]);
+    let second = batch(
+        at + 1000,
+        vec![
+            verdict("420100JC00001", Op::Upsert, "新名称", None),
+            verdict(
+                "420100JC00002",
+                Op::Upsert,
+                "",
+                Some("item.item_name.required"),
+            ),
+        ],
+    );
+    let (_dir, store) = open();
+    let CommandResponse::Group(responses) = respond(&store, 1, Command::Group(vec![first, second]))
+    else {
+        panic!("a group answers a group");
+    };
+    let outcomes: Vec<Vec<(Outcome, u64)>> = responses
+        .iter()
+        .map(|r| match r {
+            CommandResponse::Submit(o) => o.iter().map(|o| (o.outcome, o.version)).collect(),
+            other => panic!("a submit answers outcomes, not {other:?}"),
+        })
+        .collect();
+    // The second command sees the first one's record: it makes version 2.
+    assert_eq!(
+        outcomes,
+        vec![
+            vec![(Outcome::Accepted, 1)],
+            vec![(Outcome::Accepted, 2), (Outcome::Rejected, 1)],
+        ]
+    );
+    // Each command of the entry has an audit event of its own, in order.
+    let audit: Vec<Vec<u8>> = store
+        .scan_prefix(super::keys::AUDIT_PREFIX)
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(
+        audit,
+        vec![super::keys::audit(1, 0), super::keys::audit(1, 1)]
+    );
+}

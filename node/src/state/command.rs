@@ -19,6 +19,9 @@ pub enum Command {
     Notices(std::sync::Arc<NoticeBatch>),
     /// The parent tier acknowledged this node's changes up to this sequence number.
     ParentAcked(u64),
+    /// Commands proposed together in one log entry, applied in order; answered by
+    /// [`CommandResponse::Group`]. See `raft::proposer`.
+    Group(Vec<Command>),
 }
 
 /// Changes `first_seq..=last_seq` of a child, governed here before proposing.
@@ -127,6 +130,8 @@ pub enum CommandResponse {
     Sync(SyncOutcome),
     /// Notices applied (those seen before are skipped).
     Notices(u64),
+    /// The responses of a [`Command::Group`], in its order.
+    Group(Vec<CommandResponse>),
 }
 
 /// What a child's batch did here.

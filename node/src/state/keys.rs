@@ -9,7 +9,7 @@
 //! | `que/{department}/{dataset}/{key}` | [`QueueEntry`](super::QueueEntry) | rectification queue |
 //! | `ctr/{region}/{department}/{day}` | `Counters` | indicator counters |
 //! | `cov/{item_code}` | `BTreeMap<date, count>` | accepted actions per item and day, for coverage |
-//! | `aud/{log_index}` | [`AuditEvent`](super::model::AuditEvent) | who did what |
+//! | `aud/{log_index}` or `aud/{log_index}.{position}` | [`AuditEvent`](super::model::AuditEvent) | who did what; a position for the later commands of a grouped entry |
 //! | `_meta/...` | | last applied log id, membership, next sequence number |
 
 /// Escapes a value used as a key segment so that it cannot contain the separator.
@@ -99,8 +99,13 @@ pub fn coverage(item_code: &str) -> Vec<u8> {
     format!("cov/{}", seg(item_code)).into_bytes()
 }
 
-pub fn audit(log_index: u64) -> Vec<u8> {
-    format!("aud/{log_index:020}").into_bytes()
+/// The audit event of the command at `position` in the log entry at `log_index`; the
+/// first command of an entry keeps the plain key, so keys sort in commit order.
+pub fn audit(log_index: u64, position: u32) -> Vec<u8> {
+    match position {
+        0 => format!("aud/{log_index:020}").into_bytes(),
+        p => format!("aud/{log_index:020}.{p:04}").into_bytes(),
+    }
 }
 
 pub const AUDIT_PREFIX: &[u8] = b"aud/";

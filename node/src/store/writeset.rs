@@ -26,6 +26,14 @@ impl WriteSet {
         self.writes.len()
     }
 
+    /// Bytes of the keys and values written.
+    pub fn bytes(&self) -> usize {
+        self.writes
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
