@@ -20,6 +20,118 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     postcard::from_bytes(bytes)
 }
 
+/// Field names of the standard's data sets, stored as their position in this list rather
+/// than as text: a third of a stored record's bytes were its field names. Append only: a
+/// position, once given, names the same field in every store and log ever written (see
+/// `store::FORMAT`). Names not listed, from a rule pack of one's own, are stored as text.
+const FIELD_NAMES: &[&str] = &[
+    // item
+    "item_code",
+    "item_name",
+    "item_type",
+    "department_code",
+    "legal_basis",
+    "effective_date",
+    "region_code",
+    // subject
+    "uscc",
+    "name",
+    "subject_type",
+    "legal_rep",
+    "legal_rep_id",
+    "address",
+    "established_date",
+    // officer
+    "cert_no",
+    "id_number",
+    "valid_from",
+    "valid_until",
+    // action
+    "action_id",
+    "action_type",
+    "subject_uscc",
+    "subject_name",
+    "officer_cert_nos",
+    "action_date",
+    "result",
+    "penalty_amount",
+];
+
+/// `#[serde(with = "crate::codec::fields")]`: a record's fields with their names as
+/// positions in [`FIELD_NAMES`].
+pub mod fields {
+    use std::fmt;
+
+    use regfed_governance::{Fields, Value};
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::FIELD_NAMES;
+
+    /// A stored field name. The two enums encode alike: same variants, same order.
+    #[derive(Serialize)]
+    enum NameOut<'a> {
+        Known(u8),
+        Text(&'a str),
+    }
+
+    #[derive(Deserialize)]
+    enum NameIn {
+        Known(u8),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(fields: &Fields, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(fields.len()))?;
+        for (name, value) in fields {
+            let name = match FIELD_NAMES.iter().position(|known| known == name) {
+                Some(i) => NameOut::Known(i as u8),
+                None => NameOut::Text(name),
+            };
+            seq.serialize_element(&(name, value))?;
+        }
+        seq.end()
+    }
+
+    /// [`serialize`] for a borrowed field.
+    pub fn serialize_ref<S: Serializer>(
+        fields: &&Fields,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serialize(fields, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Fields, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a sequence of fields")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Fields, A::Error> {
+                let mut fields = Fields::new();
+                while let Some((name, value)) = seq.next_element::<(NameIn, Value)>()? {
+                    let name = match name {
+                        NameIn::Known(i) => FIELD_NAMES
+                            .get(usize::from(i))
+                            .ok_or_else(|| {
+                                de::Error::custom(format!(
+                                    "field number {i} is not one this build knows"
+                                ))
+                            })?
+                            .to_string(),
+                        NameIn::Text(name) => name,
+                    };
+                    fields.insert(name, value);
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_seq(FieldsVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use regfed_governance::{Fields, Value};
@@ -31,5 +143,39 @@ mod tests {
         fields.insert("b".into(), Value::List(vec!["1".into(), "2".into()]));
         let bytes = super::encode(&fields);
         assert_eq!(super::decode::<Fields>(&bytes).unwrap(), fields);
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Stored {
+        #[serde(with = "super::fields")]
+        fields: Fields,
+    }
+
+    #[test]
+    fn known_names_are_stored_as_positions_and_others_as_text() {
+        let mut fields = Fields::new();
+        fields.insert("action_id".into(), Value::from("X"));
+        fields.insert("officer_cert_nos".into(), Value::List(vec!["1".into()]));
+        fields.insert("a_field_of_our_own".into(), Value::from("y"));
+        let stored = Stored { fields };
+        let bytes = super::encode(&stored);
+        assert_eq!(super::decode::<Stored>(&bytes).unwrap(), stored);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("action_id") && text.contains("a_field_of_our_own"));
+    }
+
+    #[test]
+    fn every_field_of_the_builtin_pack_has_a_position() {
+        let pack = regfed_governance::RulePack::builtin();
+        for dataset in pack.datasets() {
+            for field in &dataset.fields {
+                assert!(
+                    super::FIELD_NAMES.contains(&field.name.as_str()),
+                    "{}.{} is not in FIELD_NAMES: append it (never insert)",
+                    dataset.name,
+                    field.name
+                );
+            }
+        }
     }
 }

@@ -99,15 +99,16 @@ impl Node {
 fn raft_config(snapshot_every: u64) -> anyhow::Result<Arc<openraft::Config>> {
     let config = openraft::Config {
         cluster_name: "regfed".into(),
-        // openraft bounds every AppendEntries by the heartbeat interval, and a batch's
-        // entry can be half a megabyte: two entries per request within 300 ms leaves room
-        // on a 2-core machine running a dozen nodes. A follower votes only once the
+        // openraft bounds every AppendEntries by the heartbeat interval, and an entry
+        // (a group of batches, see `raft::proposer`) can hold a few megabytes: up to four
+        // entries and at most about 8,000 records per request (`log_store`) within 300 ms
+        // leaves room on a 2-core machine running a dozen nodes. A follower votes only once the
         // leader's lease (the election timeout) has passed, so failover takes about two
         // election timeouts: 0.9 to 1.5 s each.
         heartbeat_interval: 300,
         election_timeout_min: 900,
         election_timeout_max: 1500,
-        max_payload_entries: 2,
+        max_payload_entries: 4,
         install_snapshot_timeout: 10_000,
         // A snapshot every `snapshot_every` entries (batches) keeps the log bounded; a
         // member that falls further behind catches up from a snapshot.

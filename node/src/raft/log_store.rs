@@ -343,6 +343,38 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
         raw.iter().map(|b| decode_entry(b)).collect()
     }
+
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        self.limited(start, end).await
+    }
+}
+
+/// Records of the entries one AppendEntries carries at most (beyond its first entry):
+/// openraft must send and the follower sync them within one heartbeat interval.
+const REPLICATION_RECORDS: usize = super::proposer::GROUP_RECORDS;
+
+impl LogStore {
+    /// Entries `start..end`, cut once they hold [`REPLICATION_RECORDS`] records.
+    async fn limited(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
+        let mut entries = self.try_get_log_entries(start..end).await?;
+        let mut records = 0;
+        let keep = entries
+            .iter()
+            .position(|entry| {
+                records += match &entry.payload {
+                    openraft::EntryPayload::Normal(command) => super::proposer::weight(command),
+                    _ => 1,
+                };
+                records > REPLICATION_RECORDS
+            })
+            .map_or(entries.len(), |i| i.max(1));
+        entries.truncate(keep);
+        Ok(entries)
+    }
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {

@@ -25,7 +25,7 @@ const IN_FLIGHT: usize = 2;
 
 /// A group closes once it holds this many records (notices count as records, other
 /// commands as one): a few default batches, a few megabytes of log entry.
-const GROUP_RECORDS: usize = 8_000;
+pub(crate) const GROUP_RECORDS: usize = 8_000;
 
 /// ... or this many commands.
 const GROUP_COMMANDS: usize = 32;
@@ -82,8 +82,8 @@ pub async fn wait(answer: Answer) -> Result<Proposed, ProposeError> {
         .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
 }
 
-/// How much a command adds to a group.
-fn weight(command: &Command) -> usize {
+/// How much a command adds to a group: its records.
+pub(crate) fn weight(command: &Command) -> usize {
     match command {
         Command::Submit(batch) => batch.records.len().max(1),
         Command::Sync(batch) => batch.records.len().max(1),

@@ -95,6 +95,7 @@ pub struct GovernedRecord {
     pub key: String,
     pub op: Op,
     /// Standardized fields.
+    #[serde(with = "crate::codec::fields")]
     pub fields: Fields,
     pub changes: Vec<Change>,
     pub issues: Vec<Issue>,

@@ -69,6 +69,7 @@ pub struct VersionRecord {
     pub key: String,
     pub version: u64,
     pub op: Op,
+    #[serde(with = "crate::codec::fields")]
     pub fields: Fields,
     pub status: Status,
     pub issues: Vec<Issue>,
@@ -108,6 +109,7 @@ pub struct VersionRecordRef<'a> {
     pub key: &'a str,
     pub version: u64,
     pub op: Op,
+    #[serde(serialize_with = "crate::codec::fields::serialize_ref")]
     pub fields: &'a Fields,
     pub status: Status,
     pub issues: &'a [Issue],
@@ -171,6 +173,7 @@ pub struct Notice {
     pub origin: Origin,
     pub raised_by: RaisedBy,
     pub issues: Vec<Issue>,
+    #[serde(with = "crate::codec::fields")]
     pub fields: Fields,
     /// When the raising tier rejected (or accepted) the record.
     pub at: Millis,
@@ -215,6 +218,7 @@ pub struct QueueEntry {
     pub status: QueueStatus,
     pub issues: Vec<Issue>,
     /// The rejected values, so the department sees what to correct.
+    #[serde(with = "crate::codec::fields")]
     pub fields: Fields,
     /// First rejection of this key since it was last accepted.
     pub raised_at: Millis,

@@ -75,8 +75,9 @@ pub enum StoreError {
 
 /// The layout of the values this build stores (the state machine's model and the Raft
 /// log's entries). A store of another format is refused at open, never misread.
-/// Format 1 (before the marker existed) kept a fingerprint in every key state.
-pub const FORMAT: u32 = 2;
+/// Format 1 (before the marker existed) kept a fingerprint in every key state; format 2
+/// stored every field name as text.
+pub const FORMAT: u32 = 3;
 const FORMAT_KEY: &str = "store_format";
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
