@@ -41,7 +41,20 @@ pub struct LogStore {
     /// again costs more than keeping it. Entries queued for the writer are always here.
     recent: Arc<Mutex<BTreeMap<u64, Entry>>>,
     writer: Arc<Writer>,
+    committed: Arc<Mutex<Committed>>,
 }
+
+/// openraft's committed log id as last saved, and when it last went to the writer.
+#[derive(Default)]
+struct Committed {
+    latest: Option<Option<LogId>>,
+    written: Option<std::time::Instant>,
+}
+
+/// How often the committed log id is written. openraft saves it at every commit; it is
+/// only a hint for a restart (which re-applies from the state machine's last applied id
+/// up to it), and each write waits for sled's lock, so one a second is kept.
+const COMMITTED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Entries kept decoded in memory.
 const RECENT_ENTRIES: usize = 64;
@@ -265,6 +278,7 @@ impl LogStore {
             writer: Arc::new(Writer::start(store.clone(), encoded)),
             store,
             recent: Arc::new(Mutex::new(BTreeMap::new())),
+            committed: Default::default(),
         }
     }
 
@@ -418,13 +432,34 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        // Written by the writer, not synced: after a crash openraft may re-apply from an
-        // older committed id, which the state machine's last-applied id makes harmless.
-        self.writer.queue(Job::Committed(committed)).map(drop)
+        // Written by the writer, at most once a second, not synced: after a crash openraft
+        // re-applies up to an older committed id and learns the rest from the group, and
+        // the state machine's last-applied id makes re-applying harmless.
+        let due = {
+            let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+            c.latest = Some(committed);
+            let due = c.written.is_none_or(|at| at.elapsed() >= COMMITTED_EVERY);
+            if due {
+                c.written = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            self.writer.queue(Job::Committed(committed))?;
+        }
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten())
+        let saved = self
+            .committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .latest;
+        match saved {
+            Some(committed) => Ok(committed),
+            None => Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten()),
+        }
     }
 
     async fn append<I>(

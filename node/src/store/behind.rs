@@ -7,8 +7,14 @@
 //! order and each one atomically, with the last-applied log id among its writes, so
 //! after a crash sled holds a prefix of the applied batches and Raft replays the rest
 //! from its log: the state machine is never the durable copy of anything.
+//!
+//! The Raft log goes first. sled makes every write wait while any batch is being applied
+//! (its concurrency control is one lock for the whole process), and the log's writes are
+//! on the path of every acknowledgement while these sets are not: the committer does not
+//! start a set while a log write waits ([`Behind::prioritize`]).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -35,6 +41,17 @@ struct Queue {
 pub(super) struct Behind {
     queue: Mutex<Queue>,
     changed: Condvar,
+    /// Writes to the Raft log under way: the committer waits for them to end.
+    priority: AtomicUsize,
+}
+
+/// A write that goes before the committer's next set, while it lives.
+pub(super) struct Priority<'a>(&'a AtomicUsize);
+
+impl Drop for Priority<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Behind {
@@ -48,6 +65,20 @@ impl Behind {
         match &queue.failed {
             Some(reason) => Err(StoreError::Behind(reason.clone())),
             None => Ok(()),
+        }
+    }
+
+    /// Holds the committer back (before its next set) until the answer is dropped.
+    pub(super) fn prioritize(&self) -> Priority<'_> {
+        self.priority.fetch_add(1, Ordering::SeqCst);
+        Priority(&self.priority)
+    }
+
+    /// Waits while a prioritized write is under way. Such writes are short (one log
+    /// batch), so a short sleep is enough.
+    fn yield_to_priority(&self) {
+        while self.priority.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
         }
     }
 
@@ -101,7 +132,9 @@ impl Behind {
                     queue = self.changed.wait(queue).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            let result = tree.apply_batch(set.to_batch());
+            let batch = set.to_batch();
+            self.yield_to_priority();
+            let result = tree.apply_batch(batch);
             let mut queue = self.lock();
             match result {
                 Ok(()) => {

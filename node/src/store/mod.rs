@@ -170,6 +170,7 @@ impl Store {
         for (index, bytes) in entries {
             batch.insert(&index.to_be_bytes(), bytes);
         }
+        let _first = self.behind.prioritize();
         self.log.apply_batch(batch).map_err(sled_err("log append"))
     }
 
@@ -206,6 +207,7 @@ impl Store {
         for key in self.log.range(range).keys() {
             batch.remove(key.map_err(sled_err("log read"))?);
         }
+        let _first = self.behind.prioritize();
         self.log.apply_batch(batch).map_err(sled_err("log remove"))
     }
 
@@ -220,6 +222,7 @@ impl Store {
     }
 
     pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _first = self.behind.prioritize();
         self.meta
             .insert(key, value)
             .map_err(sled_err("meta write"))?;
@@ -450,6 +453,23 @@ mod tests {
         assert_eq!(store.get(b"k/1").unwrap(), Some(b"last".to_vec()));
         assert_eq!(store.get(b"k/2").unwrap(), None);
         assert_eq!(store.scan_prefix(b"n/").count(), 20);
+    }
+
+    #[test]
+    fn the_committer_waits_while_a_log_write_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let held = store.behind.prioritize();
+        let mut set = WriteSet::default();
+        set.put(b"k/1".to_vec(), b"one".to_vec());
+        store.commit_behind(set).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Readers see the set at once; sled gets it only once the log write is done.
+        assert_eq!(store.get(b"k/1").unwrap(), Some(b"one".to_vec()));
+        assert_eq!(store.sm.get(b"k/1").unwrap(), None);
+        drop(held);
+        store.settle().unwrap();
+        assert_eq!(store.sm.get(b"k/1").unwrap().as_deref(), Some(&b"one"[..]));
     }
 
     #[test]
