@@ -358,22 +358,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
         raw.iter().map(|b| decode_entry(b)).collect()
     }
 
+    /// Entries `start..end`, cut once they hold [`REPLICATION_RECORDS`] records.
     async fn limited_get_log_entries(
         &mut self,
         start: u64,
         end: u64,
     ) -> Result<Vec<Entry>, StorageError> {
-        self.limited(start, end).await
-    }
-}
-
-/// Records of the entries one AppendEntries carries at most (beyond its first entry):
-/// openraft must send and the follower sync them within one heartbeat interval.
-const REPLICATION_RECORDS: usize = super::proposer::GROUP_RECORDS;
-
-impl LogStore {
-    /// Entries `start..end`, cut once they hold [`REPLICATION_RECORDS`] records.
-    async fn limited(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
         let mut entries = self.try_get_log_entries(start..end).await?;
         let mut records = 0;
         let keep = entries
@@ -390,6 +380,10 @@ impl LogStore {
         Ok(entries)
     }
 }
+
+/// Records of the entries one AppendEntries carries at most (beyond its first entry):
+/// openraft must send and the follower sync them within one heartbeat interval.
+const REPLICATION_RECORDS: usize = super::proposer::GROUP_RECORDS;
 
 impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;

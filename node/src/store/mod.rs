@@ -248,14 +248,7 @@ impl Store {
     /// Key-value pairs whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> impl Iterator<Item = Result<Pair, StoreError>> {
         let settled = self.behind.settle();
-        settled
-            .err()
-            .map(Err)
-            .into_iter()
-            .chain(self.sm.scan_prefix(prefix).map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(sled_err("scan"))
-            }))
+        owned_pairs(settled, self.sm.scan_prefix(prefix), "scan")
     }
 
     /// Key-value pairs with `start <= key < end`, in key order.
@@ -265,14 +258,7 @@ impl Store {
         end: &[u8],
     ) -> impl Iterator<Item = Result<Pair, StoreError>> {
         let settled = self.behind.settle();
-        settled
-            .err()
-            .map(Err)
-            .into_iter()
-            .chain(self.sm.range(start.to_vec()..end.to_vec()).map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(sled_err("scan"))
-            }))
+        owned_pairs(settled, self.sm.range(start.to_vec()..end.to_vec()), "scan")
     }
 
     /// The last key-value pair with `start <= key < end`.
@@ -312,14 +298,7 @@ impl Store {
     /// Every key-value pair of the state machine, for a snapshot.
     pub fn dump(&self) -> impl Iterator<Item = Result<Pair, StoreError>> {
         let settled = self.behind.settle();
-        settled
-            .err()
-            .map(Err)
-            .into_iter()
-            .chain(self.sm.iter().map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(sled_err("dump"))
-            }))
+        owned_pairs(settled, self.sm.iter(), "dump")
     }
 
     /// Replaces the whole state machine with `pairs` (installing a snapshot).
@@ -339,6 +318,19 @@ impl Store {
         }
         self.sm.apply_batch(batch).map_err(sled_err("install"))
     }
+}
+
+/// The pairs of a state-tree scan begun once the writes committed behind were `settled`,
+/// owned; a failed committer's reason comes first.
+fn owned_pairs(
+    settled: Result<(), StoreError>,
+    scan: sled::Iter,
+    op: &'static str,
+) -> impl Iterator<Item = Result<Pair, StoreError>> {
+    settled.err().map(Err).into_iter().chain(scan.map(move |r| {
+        r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map_err(sled_err(op))
+    }))
 }
 
 /// Marks a new store with [`FORMAT`]; refuses a store of another format, or one written
