@@ -99,8 +99,8 @@ pub struct StoreSection {
     /// sled's cache in MiB (default 128; sled's own default of 1 GiB is too much).
     #[serde(default)]
     pub cache_mb: Option<u64>,
-    /// `power` (default: flush and syncfs before acknowledging) or `process` (sled's
-    /// flush only: survives a node crash, not a power loss).
+    /// `power` (default: the Raft log is synced with `fdatasync` before acknowledging) or
+    /// `process` (written to the kernel only: survives a node crash, not a power loss).
     #[serde(default)]
     pub durability: Durability,
 }

@@ -1,13 +1,13 @@
-//! The Raft log and vote on sled. An append is reported to openraft only once the store
-//! has made it durable (see [`crate::store::Durability`]); the vote is durable before
-//! `save_vote` returns.
+//! The Raft log (the store's segment files) and the vote (sled). An append is reported to
+//! openraft only once the store has made it durable (see [`crate::store::Durability`]);
+//! the vote is durable before `save_vote` returns.
 //!
 //! Appends are written by one thread of their own, so that openraft goes on (replicating,
 //! committing, applying) while the disk syncs: `append` queues the entries and returns,
-//! and the writer takes everything queued since its last sync, writes it as one sled
-//! batch, syncs once and only then reports each append durable (group commit). Until
-//! then the entries are read from memory; anything that reads or changes the log on disk
-//! first waits for the writer to catch up.
+//! and the writer takes everything queued since its last sync, writes it with one write
+//! and one sync and only then reports each append durable (group commit). Until then the
+//! entries are read from memory; anything that reads or changes the log on disk first
+//! waits for the writer to catch up.
 //!
 //! The writer also records openraft's committed log id and purges the log, in the order
 //! they were asked for. openraft's core calls the log store from its one task, and sled
@@ -31,7 +31,6 @@ use crate::store::Store;
 
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
-const LAST_PURGED: &str = "last_purged";
 
 #[derive(Clone)]
 pub struct LogStore {
@@ -75,9 +74,9 @@ enum Job {
     /// openraft's committed log id, written with the next group and never synced for
     /// itself: after a crash openraft re-applies from the state machine's last applied id.
     Committed(Option<LogId>),
-    /// Removes the log up to and including this id, recording it as purged first. Not
-    /// synced for itself either: entries that come back after a crash were applied and
-    /// are purged again.
+    /// Removes the log up to and including this id, recording it as purged first. The
+    /// state machine holds these entries durably: openraft purges only behind a snapshot,
+    /// which synced the state machine when it was saved.
     Purge(LogId),
 }
 
@@ -242,17 +241,14 @@ fn write_meta_jobs(
         put(COMMITTED, crate::codec::encode(&committed))?;
     }
     if let Some(log_id) = purge {
-        // The mark first: sled recovers a prefix of its writes, so a crash can leave
-        // entries below the mark, never a hole above it.
-        put(LAST_PURGED, crate::codec::encode(&log_id))?;
         store
-            .log_purge_upto(log_id.index)
+            .log_purge_upto(log_id.index, &crate::codec::encode(&log_id))
             .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-/// Writes and syncs the entries of `group`; answers their encoded bytes.
+/// Writes the entries of `group` durably; answers their encoded bytes.
 fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<usize, String> {
     if group.is_empty() {
         return Ok(0);
@@ -266,7 +262,6 @@ fn write_group(store: &Store, cache: &EntryBytes, group: &[Append]) -> Result<us
     }
     store
         .log_append(encoded.iter().map(|(i, b)| (*i, b.as_slice())))
-        .and_then(|_| store.sync())
         .map_err(|e| e.to_string())?;
     Ok(encoded.iter().map(|(_, b)| b.len()).sum())
 }
@@ -390,7 +385,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         self.writer.catch_up().await?;
-        let last_purged: Option<LogId> = self.read_meta(LAST_PURGED)?;
+        let last_purged: Option<LogId> = self
+            .store
+            .log_purge_mark()
+            .map(|b| crate::codec::decode(&b))
+            .transpose()
+            .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
         let last = self
             .store
             .log_last()
@@ -497,7 +497,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.blocking(move |store| {
             store
                 .log_truncate_from(log_id.index)
-                .and_then(|_| store.sync())
                 .map_err(|e| storage_error(ErrorSubject::Logs, ErrorVerb::Delete, e))
         })
         .await

@@ -8,10 +8,11 @@
 //! after a crash sled holds a prefix of the applied batches and Raft replays the rest
 //! from its log: the state machine is never the durable copy of anything.
 //!
-//! The Raft log goes first. sled makes every write wait while any batch is being applied
-//! (its concurrency control is one lock for the whole process), and the log's writes are
-//! on the path of every acknowledgement while these sets are not: the committer does not
-//! start a set while a log write waits ([`Behind::prioritize`]).
+//! Raft metadata goes first. sled makes every write wait while any batch is being applied
+//! (its concurrency control is one lock for the whole process), and the Raft log's writer
+//! also records openraft's committed id in sled, on the path of the appends queued behind
+//! it, while these sets are on no one's path: the committer does not start a set while a
+//! metadata write waits ([`Behind::prioritize`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,8 +75,8 @@ impl Behind {
         Priority(&self.priority)
     }
 
-    /// Waits while a prioritized write is under way. Such writes are short (one log
-    /// batch), so a short sleep is enough.
+    /// Waits while a prioritized write is under way. Such writes are short (one metadata
+    /// value), so a short sleep is enough.
     fn yield_to_priority(&self) {
         while self.priority.load(Ordering::SeqCst) > 0 {
             std::thread::sleep(std::time::Duration::from_micros(100));

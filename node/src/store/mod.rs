@@ -1,15 +1,21 @@
-//! The node's only door to sled: the Raft log, the Raft metadata and the state machine's
-//! key space, and what makes a write durable. Nothing outside this module names sled.
+//! The node's only door to its disk: the Raft log (segment files of its own, `log.rs`), the
+//! Raft metadata and the state machine's key space (sled), and what makes a write durable.
+//! Nothing outside this module names sled or the log's files.
 //!
-//! Durability: sled 0.34 persists nothing until `flush`, and on Linux its flush writes
-//! with `sync_file_range` and never calls `fdatasync`; large values go to blob files that
-//! it never syncs at all (sled issue 1452). [`Durability::Process`] trusts sled's flush:
-//! an acknowledged write survives a crash or `kill -9` of the node, because the bytes
-//! reached the kernel. [`Durability::Power`] (the default) adds `syncfs(2)` on the data
-//! directory's file system, so the `db` file, its blobs and their metadata reach the disk
-//! before the node answers: an acknowledged write also survives a power loss.
+//! Durability: an append to the Raft log is one positioned write of its records and, for
+//! [`Durability::Power`] (the default), one `fdatasync` of the segment file before it is
+//! reported durable; [`Durability::Process`] leaves the bytes in the kernel's page cache,
+//! which survives a crash or `kill -9` of the node but not a power loss. The state machine
+//! needs no sync of its own: it is rebuilt from the log after a crash (its last applied
+//! log id commits with its writes), and the log is purged only behind a snapshot, which
+//! [`Store::sync`] made durable. sled 0.34 persists nothing until `flush`, and on Linux its
+//! flush writes with `sync_file_range` and never calls `fdatasync`; its large values go to
+//! blob files it never syncs (sled issue 1452). So [`Store::sync`], for the vote, a
+//! snapshot and shutdown, is sled's flush followed, for [`Durability::Power`], by
+//! `syncfs(2)` on the data directory's file system.
 
 mod behind;
+mod log;
 mod writeset;
 
 use std::fs::File;
@@ -28,9 +34,10 @@ pub type Pair = (Vec<u8>, Vec<u8>);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
-    /// sled's flush only: survives a crash of the node process, not of the machine.
+    /// Written to the kernel: survives a crash of the node process, not of the machine.
     Process,
-    /// sled's flush, then `syncfs` of the data directory: survives a power loss.
+    /// Synced to the disk (`fdatasync` of the log, `syncfs` for sled): survives a power
+    /// loss.
     #[default]
     Power,
 }
@@ -65,6 +72,20 @@ pub enum StoreError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("the Raft log file {path}: cannot {doing}: {source}")]
+    Log {
+        path: PathBuf,
+        doing: &'static str,
+        source: std::io::Error,
+    },
+    #[error("the Raft log file {path} is damaged at byte {offset}: {reason}; the node cannot use this store without losing acknowledged entries: move the directory aside and start the node empty (a group member catches up from its group by snapshot), or restore it from a backup")]
+    LogDamaged {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("cannot append entry {index} to the Raft log in {dir}: the log ends at entry {last}, and an append must follow it")]
+    LogHole { dir: PathBuf, index: u64, last: u64 },
     #[error("the store stopped: {0}")]
     Behind(String),
     #[error(
@@ -76,21 +97,21 @@ pub enum StoreError {
 /// The layout of the values this build stores (the state machine's model and the Raft
 /// log's entries). A store of another format is refused at open, never misread.
 /// Format 1 (before the marker existed) kept a fingerprint in every key state; format 2
-/// stored every field name as text.
-pub const FORMAT: u32 = 3;
+/// stored every field name as text; format 3 kept the Raft log in sled.
+pub const FORMAT: u32 = 4;
 const FORMAT_KEY: &str = "store_format";
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
     move |source| StoreError::Sled { op, source }
 }
 
-/// A handle on the node's sled database. Cheap to clone; every clone sees the same data.
+/// A handle on the node's store. Cheap to clone; every clone sees the same data.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    /// Raft log entries by index (big-endian u64 keys).
-    log: sled::Tree,
-    /// Raft metadata: vote, committed, last purged log id, the current snapshot.
+    /// Raft log entries by index, in `raft-log/` beside sled's files.
+    log: Arc<log::SegmentLog>,
+    /// Raft metadata: vote, committed, the current snapshot.
     meta: sled::Tree,
     /// The state machine's key space; see `state::keys` for its layout.
     sm: sled::Tree,
@@ -113,21 +134,24 @@ impl Store {
             .path(dir)
             .cache_capacity(options.cache_bytes)
             .mode(sled::Mode::HighThroughput)
-            // No background flush: every acknowledged write is synced by the write path,
-            // and the state machine's writes are recovered from the log.
+            // No background flush: the log is durable on its own, and the state machine's
+            // writes are recovered from it.
             .flush_every_ms(None)
             .open()
             .map_err(open_err)?;
-        let log = db.open_tree("raft_log").map_err(open_err)?;
+        let log = log::SegmentLog::open(
+            &dir.join("raft-log"),
+            options.durability == Durability::Power,
+        )?;
         let meta = db.open_tree("raft_meta").map_err(open_err)?;
         let sm = db.open_tree("state").map_err(open_err)?;
-        check_format(dir, &log, &meta, &sm)?;
+        check_format(dir, log.is_empty(), &meta, &sm)?;
         let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
         let (committer, behind) =
             behind::Committer::start(sm.clone()).map_err(|e| open_err(e.into()))?;
         Ok(Store {
             db,
-            log,
+            log: Arc::new(log),
             meta,
             sm,
             dir: dir.to_path_buf(),
@@ -142,8 +166,9 @@ impl Store {
         self.durability
     }
 
-    /// Makes every write so far durable, as [`Durability`] defines it. Blocking: call it
-    /// from `spawn_blocking` or a blocking section.
+    /// Makes every sled write so far durable (metadata and the state machine's writes that
+    /// reached sled), as [`Durability`] defines it; the log is durable on its own. Blocking:
+    /// call it from `spawn_blocking` or a blocking section.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_err("flush"))?;
         if self.durability == Durability::Power {
@@ -155,60 +180,54 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes the database occupies on disk.
+    /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db.size_on_disk().unwrap_or(0) + self.log.size()
     }
 
     // ---- Raft log -------------------------------------------------------------------
 
+    /// Appends entries after the last one (an index already there replaces it and what
+    /// follows), durably: see the module's note on durability.
     pub fn log_append<'a>(
         &self,
         entries: impl IntoIterator<Item = (u64, &'a [u8])>,
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (index, bytes) in entries {
-            batch.insert(&index.to_be_bytes(), bytes);
-        }
-        let _first = self.behind.prioritize();
-        self.log.apply_batch(batch).map_err(sled_err("log append"))
+        self.log.append(entries)
     }
 
     pub fn log_range(&self, range: impl RangeBounds<u64>) -> Result<Vec<Vec<u8>>, StoreError> {
-        let start = map_bound(range.start_bound());
-        let end = map_bound(range.end_bound());
-        self.log
-            .range::<[u8; 8], _>((start, end))
-            .values()
-            .map(|v| v.map(|v| v.to_vec()).map_err(sled_err("log read")))
-            .collect()
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => i.saturating_add(1),
+            Bound::Excluded(i) => *i,
+            Bound::Unbounded => u64::MAX,
+        };
+        self.log.range(start, end)
     }
 
     pub fn log_last(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .log
-            .last()
-            .map_err(sled_err("log read"))?
-            .map(|(_, v)| v.to_vec()))
+        self.log.last()
     }
 
-    /// Removes entries with index >= `from`.
+    /// Removes entries with index >= `from`, durably.
     pub fn log_truncate_from(&self, from: u64) -> Result<(), StoreError> {
-        self.log_remove((Bound::Included(from.to_be_bytes()), Bound::Unbounded))
+        self.log.truncate_from(from)
     }
 
-    /// Removes entries with index <= `upto`.
-    pub fn log_purge_upto(&self, upto: u64) -> Result<(), StoreError> {
-        self.log_remove((Bound::Unbounded, Bound::Included(upto.to_be_bytes())))
+    /// Removes entries with index <= `upto`, recording `mark` (the caller's last purged
+    /// log id) durably first.
+    pub fn log_purge_upto(&self, upto: u64, mark: &[u8]) -> Result<(), StoreError> {
+        self.log.purge_upto(upto, mark)
     }
 
-    fn log_remove(&self, range: (Bound<[u8; 8]>, Bound<[u8; 8]>)) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for key in self.log.range(range).keys() {
-            batch.remove(key.map_err(sled_err("log read"))?);
-        }
-        let _first = self.behind.prioritize();
-        self.log.apply_batch(batch).map_err(sled_err("log remove"))
+    /// The mark recorded with the last purge, if the log was ever purged.
+    pub fn log_purge_mark(&self) -> Option<Vec<u8>> {
+        self.log.purge_mark()
     }
 
     // ---- Raft metadata --------------------------------------------------------------
@@ -337,7 +356,7 @@ fn owned_pairs(
 /// before stores were marked.
 fn check_format(
     dir: &Path,
-    log: &sled::Tree,
+    log_empty: bool,
     meta: &sled::Tree,
     sm: &sled::Tree,
 ) -> Result<(), StoreError> {
@@ -358,21 +377,13 @@ fn check_format(
                 Err(refuse(found))
             }
         }
-        None if log.is_empty() && meta.is_empty() && sm.is_empty() => {
+        None if log_empty && meta.is_empty() && sm.is_empty() => {
             meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())
                 .map_err(sled_failed)?;
             tracing::debug!(dir = %dir.display(), format = FORMAT, "New store.");
             Ok(())
         }
         None => Err(refuse(1)),
-    }
-}
-
-fn map_bound(b: Bound<&u64>) -> Bound<[u8; 8]> {
-    match b {
-        Bound::Included(i) => Bound::Included(i.to_be_bytes()),
-        Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 
@@ -408,7 +419,7 @@ mod tests {
         assert_eq!(store.log_range(2..4).unwrap(), vec![vec![2], vec![3]]);
         store.log_truncate_from(4).unwrap();
         assert_eq!(store.log_last().unwrap(), Some(vec![3]));
-        store.log_purge_upto(1).unwrap();
+        store.log_purge_upto(1, b"1").unwrap();
         assert_eq!(store.log_range(..).unwrap(), vec![vec![2], vec![3]]);
         store.sync().unwrap();
     }
@@ -448,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn the_committer_waits_while_a_log_write_is_under_way() {
+    fn the_committer_waits_while_a_metadata_write_is_under_way() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
         let held = store.behind.prioritize();
@@ -456,7 +467,7 @@ mod tests {
         set.put(b"k/1".to_vec(), b"one".to_vec());
         store.commit_behind(set).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        // Readers see the set at once; sled gets it only once the log write is done.
+        // Readers see the set at once; sled gets it only once the metadata write is done.
         assert_eq!(store.get(b"k/1").unwrap(), Some(b"one".to_vec()));
         assert_eq!(store.sm.get(b"k/1").unwrap(), None);
         drop(held);
