@@ -138,9 +138,17 @@ fn check_record(record: &[u8], index: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a segment's records from the start; answers the entries, the length of the
-/// whole records and, if the file does not end with one, why.
-fn scan(file: &File, first: u64) -> std::io::Result<(Vec<(u64, u32)>, u64, Option<String>)> {
+/// What reading a segment from the start found.
+struct Scanned {
+    /// Record offset and payload length of each whole, intact record.
+    entries: Vec<(u64, u32)>,
+    /// Bytes of those records.
+    len: u64,
+    /// Why the file does not end with the last of them, if it does not.
+    damage: Option<String>,
+}
+
+fn scan(file: &File, first: u64) -> std::io::Result<Scanned> {
     let size = file.metadata()?.len();
     let mut entries = Vec::new();
     let mut offset = 0;
@@ -149,22 +157,38 @@ fn scan(file: &File, first: u64) -> std::io::Result<(Vec<(u64, u32)>, u64, Optio
     while offset < size {
         let index = first + entries.len() as u64;
         if size - offset < HEADER {
-            return Ok((entries, offset, Some("a record header is cut short".into())));
+            return Ok(Scanned {
+                entries,
+                len: offset,
+                damage: Some("a record header is cut short".into()),
+            });
         }
         file.read_exact_at(&mut header, offset)?;
         let len = u64::from(u32::from_le_bytes(header[0..4].try_into().expect("4")));
         if len > MAX_PAYLOAD || size - offset - HEADER < len {
-            return Ok((entries, offset, Some("a record is cut short".into())));
+            return Ok(Scanned {
+                entries,
+                len: offset,
+                damage: Some("a record is cut short".into()),
+            });
         }
         record.resize((HEADER + len) as usize, 0);
         file.read_exact_at(&mut record, offset)?;
         if let Err(reason) = check_record(&record, index) {
-            return Ok((entries, offset, Some(reason)));
+            return Ok(Scanned {
+                entries,
+                len: offset,
+                damage: Some(reason),
+            });
         }
         entries.push((offset, len as u32));
         offset += HEADER + len;
     }
-    Ok((entries, offset, None))
+    Ok(Scanned {
+        entries,
+        len: offset,
+        damage: None,
+    })
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -204,7 +228,11 @@ impl SegmentLog {
                 .write(true)
                 .open(&path)
                 .map_err(io_error(&path, "open"))?;
-            let (entries, len, damage) = scan(&file, first).map_err(io_error(&path, "read"))?;
+            let Scanned {
+                entries,
+                len,
+                damage,
+            } = scan(&file, first).map_err(io_error(&path, "read"))?;
             if let Some(reason) = damage {
                 if n + 1 < count {
                     return Err(StoreError::LogDamaged {
