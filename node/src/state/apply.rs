@@ -34,6 +34,12 @@ pub enum ApplyError {
     },
 }
 
+/// Accepted changes per `chg/` key. sled copies a whole leaf (up to 16 keys) at every
+/// insert into it and writes a leaf over 128 KiB to a blob file of its own: one key for a
+/// batch of 1,000 changes (about 45 KB) made the newest `chg/` leaf several hundred
+/// kilobytes, copied and written out at every batch. Groups of 64 keep a leaf under 64 KB.
+pub const CHANGES_PER_KEY: usize = 64;
+
 /// Collects the writes of one or more commands over a read view of the store, so that a
 /// whole Raft apply batch commits atomically with its last-applied log id.
 pub struct Applier<'a> {
@@ -98,6 +104,9 @@ impl<'a> Applier<'a> {
     }
 
     /// Every write of the commands applied so far, ready to commit atomically.
+    ///
+    /// Accepted changes go in groups of [`CHANGES_PER_KEY`], keyed by the first one's
+    /// sequence number.
     pub fn into_writes(mut self) -> WriteSet {
         for (key, c) in std::mem::take(&mut self.counters) {
             self.write(key, &c);
@@ -109,8 +118,8 @@ impl<'a> Applier<'a> {
             self.write(keys::live_count(&dataset), &n);
         }
         let changes = std::mem::take(&mut self.changes);
-        if let Some(first) = changes.first() {
-            self.write(keys::change(first.seq), &changes);
+        for group in changes.chunks(CHANGES_PER_KEY) {
+            self.write(keys::change(group[0].seq), &group);
         }
         for (child, next) in std::mem::take(&mut self.notice_next) {
             self.write(keys::notice_next(&child), &next);

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `key/{dataset}/{key}` | [`KeyState`](super::KeyState) | the latest version and the accepted one |
 //! | `ver/{dataset}/{key}/{version}` | [`VersionRecord`](super::VersionRecord) | every older version |
-//! | `chg/{first seq}` | `Vec<`[`OutboxEntry`](super::OutboxEntry)`>` | accepted changes in commit order, one key per applied batch: query cursor and upward outbox |
+//! | `chg/{first seq}` | `Vec<`[`OutboxEntry`](super::OutboxEntry)`>` | accepted changes in commit order, up to 64 per key (`CHANGES_PER_KEY`): query cursor and upward outbox |
 //! | `que/{department}/{dataset}/{key}` | [`QueueEntry`](super::QueueEntry) | rectification queue |
 //! | `ctr/{region}/{department}/{day}` | `Counters` | indicator counters |
 //! | `cov/{item_code}` | `BTreeMap<date, count>` | accepted actions per item and day, for coverage |
