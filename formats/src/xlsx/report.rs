@@ -235,6 +235,10 @@ impl Report {
         sheets: &[(usize, String)],
     ) -> Result<Report, ReportError> {
         let mut book = XlsxWriter::new();
+        // The workbook is zipped when it is saved, after the last batch is answered, on one
+        // core while the other waits: for 100,000 rows the default level 6 took 0.7-0.9 s
+        // of a 5.5 s import, level 1 takes 0.2 s for a file 1.8 times the size (10.5 MiB).
+        book.set_zip_compression_level(1);
         book.add_worksheet()
             .set_name(SUMMARY_SHEET)?
             .set_active(true);

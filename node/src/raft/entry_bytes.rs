@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use super::{Entry, LogId};
 
-/// Encodings kept: enough for the entries between being appended and being replicated.
-const KEPT: usize = 32;
+/// Encodings kept: enough for the entries between being appended and being replicated
+/// (an entry can be a few MB).
+const KEPT: usize = 16;
 
 /// Encodings by log index, each with the log id it encodes.
 type Kept = BTreeMap<u64, (LogId, Arc<Vec<u8>>)>;

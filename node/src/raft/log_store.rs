@@ -55,8 +55,11 @@ struct Committed {
 /// up to it), and each write waits for sled's lock, so one a second is kept.
 const COMMITTED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Entries kept decoded in memory.
-const RECENT_ENTRIES: usize = 64;
+/// Entries kept decoded in memory. An entry can be a group of thousands of records
+/// (several MB decoded), and the node's memory grew by hundreds of MB with 64 kept; a
+/// handful cover the entries between append and apply (the proposer keeps two in
+/// flight, a follower receives up to four per request).
+const RECENT_ENTRIES: usize = 16;
 
 /// Jobs queued and not yet done beyond which `append` waits for the writer, so that
 /// every queued entry stays among the recent ones.
