@@ -102,12 +102,14 @@ fn raft_config(snapshot_every: u64) -> anyhow::Result<Arc<openraft::Config>> {
         // openraft bounds every AppendEntries by the heartbeat interval, and an entry
         // (a group of batches, see `raft::proposer`) can hold a few megabytes: up to four
         // entries and at most about 8,000 records per request (`log_store`) within 300 ms
-        // leaves room on a 2-core machine running a dozen nodes. A follower votes only once the
-        // leader's lease (the election timeout) has passed, so failover takes about two
-        // election timeouts: 0.9 to 1.5 s each.
+        // leaves room on a 2-core machine running a dozen nodes. A follower that knows a
+        // leader starts an election only after the leader's lease (openraft 0.9 takes
+        // `election_timeout_max`) plus a random election timeout: 1.7 to 2.0 s after the
+        // last heartbeat here, about six heartbeats, and failover takes about 2 s. (With
+        // 0.9-1.5 s timeouts it took 2.4 to 3.0 s, and a kill measured up to 3.1 s.)
         heartbeat_interval: 300,
-        election_timeout_min: 900,
-        election_timeout_max: 1500,
+        election_timeout_min: 700,
+        election_timeout_max: 1000,
         max_payload_entries: 4,
         install_snapshot_timeout: 10_000,
         // A snapshot every `snapshot_every` entries (batches) keeps the log bounded; a
