@@ -170,7 +170,7 @@ fn log_error(verb: ErrorVerb, reason: String) -> StorageError {
     storage_error(ErrorSubject::Logs, verb, std::io::Error::other(reason))
 }
 
-/// The writer: everything queued since the last sync, its appends as one sled batch and
+/// The writer: everything queued since the last sync, its appends with one write and
 /// one sync.
 fn write_loop(
     store: &Store,

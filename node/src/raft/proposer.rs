@@ -126,11 +126,7 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Proposal>) {
                     answer(replies, result);
                 });
             }
-            Err(fatal) => {
-                for reply in replies {
-                    let _ = reply.send(Err(RaftError::Fatal(fatal.clone())));
-                }
-            }
+            Err(fatal) => refuse(replies, RaftError::Fatal(fatal)),
         }
     }
 }
@@ -147,18 +143,8 @@ fn answer(
 ) {
     let written = match result {
         Ok(Ok(written)) => written,
-        Ok(Err(error)) => {
-            for reply in replies {
-                let _ = reply.send(Err(RaftError::APIError(error.clone())));
-            }
-            return;
-        }
-        Err(_) => {
-            for reply in replies {
-                let _ = reply.send(Err(RaftError::Fatal(Fatal::Stopped)));
-            }
-            return;
-        }
+        Ok(Err(error)) => return refuse(replies, RaftError::APIError(error)),
+        Err(_) => return refuse(replies, RaftError::Fatal(Fatal::Stopped)),
     };
     let log_id = written.log_id;
     let responses = match (replies.len(), written.data) {
@@ -171,5 +157,12 @@ fn answer(
     for reply in replies {
         let data = responses.next().unwrap_or_default();
         let _ = reply.send(Ok(Proposed { log_id, data }));
+    }
+}
+
+/// Answers every caller of a group with the same error.
+fn refuse(replies: Vec<oneshot::Sender<Result<Proposed, ProposeError>>>, error: ProposeError) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
     }
 }

@@ -42,7 +42,7 @@ struct Queue {
 pub(super) struct Behind {
     queue: Mutex<Queue>,
     changed: Condvar,
-    /// Writes to the Raft log under way: the committer waits for them to end.
+    /// Raft metadata writes under way: the committer waits for them to end.
     priority: AtomicUsize,
 }
 

@@ -301,30 +301,19 @@ impl SegmentLog {
         &self,
         entries: impl IntoIterator<Item = (u64, &'a [u8])>,
     ) -> Result<(), StoreError> {
+        let mut entries = entries.into_iter().peekable();
+        let Some(&(first_index, _)) = entries.peek() else {
+            return Ok(());
+        };
         let mut state = self.state();
+        if state.last_index().is_some_and(|last| first_index <= last) {
+            self.truncate_locked(&mut state, first_index)?;
+        }
+        // After the last entry, or anywhere in an empty log.
+        let start = state.last_index().map_or(first_index, |last| last + 1);
         let mut buf = Vec::new();
         let mut added: Vec<(u64, u32)> = Vec::new();
-        let mut first_index = None;
-        for (index, payload) in entries {
-            let expected = match first_index {
-                Some(first) => first + added.len() as u64,
-                None => {
-                    if state.last_index().is_some_and(|last| index <= last) {
-                        self.truncate_locked(&mut state, index)?;
-                    }
-                    if let Some(last) = state.last_index() {
-                        if index != last + 1 {
-                            return Err(StoreError::LogHole {
-                                dir: self.dir.clone(),
-                                index,
-                                last,
-                            });
-                        }
-                    }
-                    first_index = Some(index);
-                    index
-                }
-            };
+        for (expected, (index, payload)) in (start..).zip(entries) {
             if index != expected {
                 return Err(StoreError::LogHole {
                     dir: self.dir.clone(),
@@ -335,9 +324,6 @@ impl SegmentLog {
             added.push((buf.len() as u64, payload.len() as u32));
             encode_record(&mut buf, index, payload);
         }
-        let Some(first_index) = first_index else {
-            return Ok(());
-        };
         let roll = match state.segments.last() {
             None => true,
             Some(s) => s.len >= SEGMENT_BYTES || s.next() != first_index,
@@ -368,7 +354,8 @@ impl SegmentLog {
         Ok(())
     }
 
-    /// Begins a segment whose first entry is `first`, after syncing the one before it.
+    /// Begins a segment whose first entry is `first` (the one before it was synced by its
+    /// last append).
     fn start_segment(&self, state: &mut State, first: u64) -> Result<(), StoreError> {
         // An empty last segment (after a truncation of all it held) is replaced.
         if let Some(last) = state.segments.last() {
