@@ -632,6 +632,14 @@ impl RulePack {
         &self.datasets
     }
 
+    /// Whether the rules of some data set look up accepted records of `dataset`. Upserts
+    /// of data sets that no rule refers to are checked without seeing one another.
+    pub fn is_referenced(&self, dataset: &str) -> bool {
+        self.datasets
+            .iter()
+            .any(|d| d.wanted.iter().any(|(wanted, _)| wanted == dataset))
+    }
+
     pub fn timeliness_deadline_days(&self) -> i64 {
         self.settings.timeliness_deadline_days
     }

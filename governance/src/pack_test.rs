@@ -73,6 +73,17 @@ fn builtin_pack_parses() {
 }
 
 #[test]
+fn referenced_data_sets_are_those_the_rules_look_up() {
+    let pack = RulePack::builtin();
+    // Actions refer to items, subjects and officers; nothing refers to an action.
+    for dataset in ["item", "subject", "officer"] {
+        assert!(pack.is_referenced(dataset), "{dataset}");
+    }
+    assert!(!pack.is_referenced("action"));
+    assert!(!pack.is_referenced("no_such_dataset"));
+}
+
+#[test]
 fn field_by_header() {
     let pack = RulePack::builtin();
     let item = pack.dataset("item").unwrap();

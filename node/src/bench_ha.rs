@@ -2,7 +2,6 @@
 //! one, and failover: the time from killing the leader (kill -9 of a real process) to the
 //! first acknowledged write on the new one.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -13,7 +12,7 @@ use regfed_sample::{action_stream, generate, SampleConfig};
 
 use crate::cli::submit::{send, Outgoing};
 use crate::federation::{self, NodePlan};
-use crate::local::{self, LocalNode, SampleForm};
+use crate::local::{self, LocalNode, Processes, SampleForm};
 
 #[derive(Args, Debug)]
 pub struct HaBenchArgs {
@@ -29,49 +28,6 @@ pub struct HaBenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A group's member processes, killed on drop.
-struct Processes(Vec<(LocalNode, Option<Child>)>);
-
-impl Processes {
-    fn spawn(nodes: &[LocalNode], dir: &std::path::Path) -> anyhow::Result<Self> {
-        let bin = std::env::current_exe().context("cannot find the regfed binary")?;
-        let mut all = Vec::new();
-        for n in nodes {
-            let log = std::fs::File::create(dir.join(format!("{}.log", n.id)))?;
-            let child = Command::new(&bin)
-                .args(["serve", "--config"])
-                .arg(&n.config_path)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .context("cannot start regfed serve")?;
-            all.push((n.clone(), Some(child)));
-        }
-        Ok(Processes(all))
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.0[i].1.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn restart(&mut self, i: usize, dir: &std::path::Path) -> anyhow::Result<()> {
-        let mut one = Processes::spawn(&[self.0[i].0.clone()], dir)?;
-        self.0[i].1 = one.0[0].1.take();
-        Ok(())
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for i in 0..self.0.len() {
-            self.kill(i);
-        }
-    }
 }
 
 async fn leader_index(nodes: &[LocalNode]) -> Option<usize> {

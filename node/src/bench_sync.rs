@@ -19,9 +19,8 @@ use regfed_proto::v1 as pb;
 use regfed_sample::{action_stream, generate, SampleConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::config::Config;
 use crate::federation::{self, NodePlan};
-use crate::local::{self, LocalNode, SampleForm};
+use crate::local::{self, LocalNode, Processes, SampleForm};
 use crate::store::{Store, StoreOptions, WriteSet};
 use regfed_pki::{Tier, TlsMaterial};
 
@@ -51,9 +50,30 @@ fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
+/// A node's status, over one kept connection per node: the polls below run every few
+/// milliseconds, and a TLS handshake for each would take CPU from what is measured.
 async fn status(node: &LocalNode) -> anyhow::Result<pb::StatusResponse> {
-    let mut client = crate::client::connect(&[node.addr.to_string()], &node.operator).await?;
-    Ok(client.status(pb::StatusRequest {}).await?.into_inner())
+    type Clients = std::sync::Mutex<std::collections::BTreeMap<String, crate::client::Client>>;
+    static CLIENTS: Clients = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let clients = || CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    let addr = node.addr.to_string();
+    let kept = clients().get(&addr).cloned();
+    let mut client = match kept {
+        Some(client) => client,
+        None => {
+            let client =
+                crate::client::connect(std::slice::from_ref(&addr), &node.operator).await?;
+            clients().insert(addr.clone(), client.clone());
+            client
+        }
+    };
+    match client.status(pb::StatusRequest {}).await {
+        Ok(response) => Ok(response.into_inner()),
+        Err(status) => {
+            clients().remove(&addr);
+            Err(status.into())
+        }
+    }
 }
 
 /// A parent that acknowledges every batch and does nothing else: the gRPC limit.
@@ -158,15 +178,9 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     ];
     let nodes = federation::prepare(dir.path(), &plan, "")?;
     let (national, hubei, wuhan) = (&nodes[0], &nodes[1], &nodes[2]);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let start = |node: &LocalNode| -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
-        let config = Config::load(&node.config_path)?;
-        let mut stop = stop_rx.clone();
-        Ok(tokio::spawn(crate::node::run(config, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })))
-    };
-    let mut servers = vec![start(wuhan)?];
+    // Each node is a process of its own, as in production: in one process, sled's
+    // process-wide lock would make the city's reads wait on the province's commits.
+    let mut servers = vec![Processes::spawn(std::slice::from_ref(wuhan), dir.path())?];
     local::wait_ready(wuhan, Duration::from_secs(30)).await?;
 
     let today = crate::state::china_day(crate::node::now_millis());
@@ -252,7 +266,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     //    province has the machine's two cores with the city); then the centre comes up
     //    and the province's backlog drains to it.
     let target: u64 = status(wuhan).await?.records.values().sum();
-    servers.push(start(hubei)?);
+    servers.push(Processes::spawn(std::slice::from_ref(hubei), dir.path())?);
     let deadline = Duration::from_secs(args.drain_timeout_secs);
     // The clock starts when the city's link is up again (its reconnect backoff is not the
     // drain rate).
@@ -284,7 +298,10 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         province_held == target,
         "the province holds {province_held} records, the city {target}: generated valid records were rejected above"
     );
-    servers.push(start(national)?);
+    servers.push(Processes::spawn(
+        std::slice::from_ref(national),
+        dir.path(),
+    )?);
     let waiting = Instant::now();
     while !status(hubei).await?.parent_connected {
         anyhow::ensure!(
@@ -371,10 +388,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     }
     latencies.sort_unstable();
     let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
-    let _ = stop_tx.send(true);
-    for s in servers {
-        s.await??;
-    }
+    drop(servers);
 
     let limit = grpc_rate.min(sled_rate);
     if args.json {

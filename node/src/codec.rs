@@ -6,14 +6,42 @@ use serde::Serialize;
 
 pub type Error = postcard::Error;
 
+/// Values up to this size are encoded into a buffer kept per thread and copied out once,
+/// rather than into a vector that grows (and is copied) a few times on the way: a stored
+/// record is a few hundred bytes.
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Encodes a value. Our types contain only strings, integers, maps and enums, which
 /// postcard always encodes.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    postcard::to_stdvec(value).expect("state types encode with postcard")
+    try_encode(value).expect("state types encode with postcard")
 }
 
 pub fn try_encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    postcard::to_stdvec(value)
+    SCRATCH.with(|scratch| {
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return encode_sized(value);
+        };
+        if scratch.is_empty() {
+            scratch.resize(SCRATCH_BYTES, 0);
+        }
+        match postcard::to_slice(value, &mut scratch) {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            // A Raft entry or a snapshot.
+            Err(postcard::Error::SerializeBufferFull) => encode_sized(value),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Encodes a large value into a vector of its exact size, measured first.
+fn encode_sized<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let size = postcard::experimental::serialized_size(value)?;
+    postcard::to_extend(value, Vec::with_capacity(size))
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -82,11 +110,30 @@ pub mod fields {
         Text(String),
     }
 
+    /// A name's position in [`FIELD_NAMES`], found by binary search in a sorted copy: the
+    /// list is searched for every field of every record stored or logged.
+    pub(super) fn position(name: &str) -> Option<u8> {
+        static SORTED: std::sync::OnceLock<Vec<(&'static str, u8)>> = std::sync::OnceLock::new();
+        let sorted = SORTED.get_or_init(|| {
+            let mut sorted: Vec<(&'static str, u8)> = FIELD_NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (*name, i as u8))
+                .collect();
+            sorted.sort_unstable();
+            sorted
+        });
+        sorted
+            .binary_search_by(|(known, _)| (*known).cmp(name))
+            .ok()
+            .map(|i| sorted[i].1)
+    }
+
     pub fn serialize<S: Serializer>(fields: &Fields, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(fields.len()))?;
         for (name, value) in fields {
-            let name = match FIELD_NAMES.iter().position(|known| known == name) {
-                Some(i) => NameOut::Known(i as u8),
+            let name = match position(name) {
+                Some(i) => NameOut::Known(i),
                 None => NameOut::Text(name),
             };
             seq.serialize_element(&(name, value))?;
@@ -162,6 +209,25 @@ mod tests {
         assert_eq!(super::decode::<Stored>(&bytes).unwrap(), stored);
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("action_id") && text.contains("a_field_of_our_own"));
+    }
+
+    #[test]
+    fn every_name_is_found_at_its_position() {
+        for (i, name) in super::FIELD_NAMES.iter().enumerate() {
+            assert_eq!(super::fields::position(name), Some(i as u8), "{name}");
+        }
+        assert_eq!(super::fields::position("not_a_field"), None);
+        assert_eq!(super::fields::position(""), None);
+    }
+
+    #[test]
+    fn values_larger_than_the_scratch_buffer_encode_whole() {
+        let big: Vec<String> = (0..20_000).map(|i| format!("value {i}")).collect();
+        let bytes = super::encode(&big);
+        assert!(bytes.len() > super::SCRATCH_BYTES);
+        assert_eq!(super::decode::<Vec<String>>(&bytes).unwrap(), big);
+        let small = super::encode(&"small");
+        assert_eq!(super::decode::<String>(&small).unwrap(), "small");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod local;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod par;
 pub mod raft;
 pub mod service;
 pub mod state;

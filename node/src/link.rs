@@ -203,15 +203,19 @@ async fn session(
         while window.is_open() {
             let store = node.store.clone();
             let limit = parent.batch_records;
-            let batch = blocking(move || read::outbox_batch(&store, sent, limit)).await?;
-            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            let here = here.clone();
+            let records = blocking(move || {
+                read::outbox_batch(&store, sent, limit, |change, record| {
+                    convert::link::up_record(change, record, &here)
+                })
+            })
+            .await?;
+            let (Some(first_seq), Some(last_seq)) = (
+                records.first().map(|r| r.seq),
+                records.last().map(|r| r.seq),
+            ) else {
                 break;
             };
-            let (first_seq, last_seq) = (first.0.seq, last.0.seq);
-            let records = batch
-                .iter()
-                .map(|(change, record)| convert::link::up_record(change, record, &here))
-                .collect();
             tx.send(pb::LinkUp {
                 msg: Some(pb::link_up::Msg::Batch(pb::UpBatch {
                     first_seq,

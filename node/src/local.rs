@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::Context as _;
 use regfed_pki::{write_identity_dir, Ca, Identity, Role, Tier};
@@ -258,4 +259,48 @@ pub enum SampleForm {
     AsSubmitted,
     /// `valid` of the defective samples only: a department's corrections.
     CorrectedDefectsOnly,
+}
+
+/// Nodes running as `regfed serve` processes of their own, as they run in production;
+/// killed (SIGKILL) on drop. Each logs to `{dir}/{id}.log`.
+pub struct Processes(Vec<(LocalNode, Option<Child>)>);
+
+impl Processes {
+    pub fn spawn(nodes: &[LocalNode], dir: &std::path::Path) -> anyhow::Result<Self> {
+        let bin = std::env::current_exe().context("cannot find the regfed binary")?;
+        let mut all = Vec::new();
+        for n in nodes {
+            let log = std::fs::File::create(dir.join(format!("{}.log", n.id)))?;
+            let child = Command::new(&bin)
+                .args(["serve", "--config"])
+                .arg(&n.config_path)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("cannot start regfed serve")?;
+            all.push((n.clone(), Some(child)));
+        }
+        Ok(Processes(all))
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.0[i].1.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize, dir: &std::path::Path) -> anyhow::Result<()> {
+        let mut one = Processes::spawn(&[self.0[i].0.clone()], dir)?;
+        self.0[i].1 = one.0[0].1.take();
+        Ok(())
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for i in 0..self.0.len() {
+            self.kill(i);
+        }
+    }
 }

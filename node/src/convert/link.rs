@@ -4,31 +4,31 @@ use regfed_governance::Op;
 use regfed_proto::v1 as pb;
 
 use super::issue::{issue_from_pb, issue_to_pb};
-use super::value::{fields_from_pb_list, fields_to_pb_list};
+use super::value::{fields_from_pb_list, fields_into_pb_list, fields_to_pb_list};
 use crate::state::model::{Hop, Notice, NoticeKind, OutboxEntry, RaisedBy, VersionRecord};
 use crate::state::Origin;
 
 /// A change of this node as it goes up: the version it made, with this tier's receipt
 /// added to the record's way.
-pub fn up_record(change: &OutboxEntry, record: &VersionRecord, here: &Hop) -> pb::UpRecord {
-    let mut hops: Vec<pb::Hop> = record.hops.iter().map(hop_to_pb).collect();
+pub fn up_record(change: OutboxEntry, record: VersionRecord, here: &Hop) -> pb::UpRecord {
+    let mut hops: Vec<pb::Hop> = record.hops.into_iter().map(hop_into_pb).collect();
     hops.push(pb::Hop {
         received_at_ms: record.submitted_at,
         ..hop_to_pb(here)
     });
     pb::UpRecord {
         seq: change.seq,
-        dataset: change.dataset.clone(),
-        key: change.key.clone(),
+        dataset: change.dataset,
+        key: change.key,
         version: record.origin_version,
         op: change.op.as_str().to_string(),
         fields: if change.op == Op::Delete {
             Vec::new()
         } else {
-            fields_to_pb_list(&record.fields)
+            fields_into_pb_list(record.fields)
         },
-        origin_region: record.origin.region.clone(),
-        origin_department: record.origin.department.clone(),
+        origin_region: record.origin.region,
+        origin_department: record.origin.department,
         reported_at_ms: record.reported_at,
         hops,
     }
@@ -38,6 +38,14 @@ pub fn hop_to_pb(hop: &Hop) -> pb::Hop {
     pb::Hop {
         tier: hop.tier.clone(),
         region: hop.region.clone(),
+        received_at_ms: hop.received_at,
+    }
+}
+
+fn hop_into_pb(hop: Hop) -> pb::Hop {
+    pb::Hop {
+        tier: hop.tier,
+        region: hop.region,
         received_at_ms: hop.received_at,
     }
 }

@@ -15,6 +15,15 @@ pub fn to_pb(value: &Value) -> pb::Value {
     pb::Value { kind: Some(kind) }
 }
 
+/// [`to_pb`], moving the text instead of copying it.
+pub fn into_pb(value: Value) -> pb::Value {
+    let kind = match value {
+        Value::Text(t) => pb::value::Kind::Text(t),
+        Value::List(items) => pb::value::Kind::List(pb::StringList { items }),
+    };
+    pb::Value { kind: Some(kind) }
+}
+
 /// A wire value; a value with no kind set reads as empty text.
 pub fn from_pb(value: pb::Value) -> Value {
     match value.kind {
@@ -35,6 +44,17 @@ pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
         .map(|(k, v)| pb::Field {
             name: k.clone(),
             value: Some(to_pb(v)),
+        })
+        .collect()
+}
+
+/// [`fields_to_pb_list`], moving the text instead of copying it.
+pub fn fields_into_pb_list(fields: Fields) -> Vec<pb::Field> {
+    fields
+        .into_iter()
+        .map(|(name, value)| pb::Field {
+            name,
+            value: Some(into_pb(value)),
         })
         .collect()
 }

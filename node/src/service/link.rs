@@ -249,6 +249,66 @@ async fn send_notices(
     }
 }
 
+/// A child's record ready for governance: its operation and its data set's key field.
+type Prepared = (pb::UpRecord, Op, String);
+
+/// Re-checks `records` in order, each seeing those accepted before it in `records` and in
+/// the batches still being committed (`in_flight`, newest first); answers the governed
+/// records and what they accepted.
+fn govern_records(
+    node: &Node,
+    received_at: i64,
+    in_flight: &[Arc<Accepted>],
+    records: Vec<Prepared>,
+) -> (Vec<SyncRecord>, Accepted) {
+    let config = &node.config;
+    let store_lookup = StoreLookup::new(&node.store, &config.departments);
+    let mut lookup = BatchLookup {
+        inner: &store_lookup,
+        earlier: HashMap::new(),
+        in_flight: in_flight.to_vec(),
+    };
+    let today = china_day(received_at);
+    let records = records
+        .into_iter()
+        .map(|(r, op, key_field)| {
+            let mut fields = convert::value::fields_from_pb_list(r.fields);
+            if op == Op::Delete && !fields.contains_key(&key_field) {
+                fields.insert(key_field.clone(), r.key.clone().into());
+            }
+            let ctx = Context {
+                pack: &config.pack,
+                regions: RegionTable::builtin(),
+                node_region: &config.region,
+                today,
+                submitter: Some(&r.origin_department),
+                lookup: &lookup,
+            };
+            let verdict = govern(&ctx, &r.dataset, &RawRecord::new(op, fields));
+            // Later records of the batch may reference this one.
+            let live = (verdict.accepted() && op == Op::Upsert).then(|| verdict.fields.clone());
+            lookup
+                .earlier
+                .insert((r.dataset.clone(), verdict.key.clone()), live);
+            let source = format!("change {} of {}", r.seq, r.origin_region);
+            SyncRecord {
+                seq: r.seq,
+                dataset: r.dataset,
+                key_field,
+                origin: Origin {
+                    region: r.origin_region,
+                    department: r.origin_department,
+                },
+                origin_version: r.version,
+                reported_at: r.reported_at_ms,
+                hops: r.hops.into_iter().map(convert::link::hop_from_pb).collect(),
+                record: GovernedRecord::new(verdict, source),
+            }
+        })
+        .collect::<Vec<_>>();
+    (records, lookup.earlier)
+}
+
 /// What governance sees while re-checking a batch: the store, overlaid with the records
 /// accepted earlier in the same batch (a child's items come before the actions that name
 /// them, often in one batch).
@@ -427,53 +487,25 @@ async fn propose_batch(
     let received_at = now_millis();
     let governing = node.clone();
     let before = in_flight.snapshot();
+    // Upserts of data sets no rule refers to cannot affect one another's verdicts: such a
+    // batch (a batch of actions, say) is checked on all cores at once.
+    let independent = prepared
+        .iter()
+        .all(|(r, op, _)| *op == Op::Upsert && !config.pack.is_referenced(&r.dataset));
     let (records, accepted) = tokio::task::spawn_blocking(move || {
-        let config = &governing.config;
-        let store_lookup = StoreLookup::new(&governing.store, &config.departments);
-        let mut lookup = BatchLookup {
-            inner: &store_lookup,
-            earlier: HashMap::new(),
-            in_flight: before,
-        };
-        let today = china_day(received_at);
-        let records = prepared
-            .into_iter()
-            .map(|(r, op, key_field)| {
-                let mut fields = convert::value::fields_from_pb_list(r.fields);
-                if op == Op::Delete && !fields.contains_key(&key_field) {
-                    fields.insert(key_field.clone(), r.key.clone().into());
-                }
-                let ctx = Context {
-                    pack: &config.pack,
-                    regions: RegionTable::builtin(),
-                    node_region: &config.region,
-                    today,
-                    submitter: Some(&r.origin_department),
-                    lookup: &lookup,
-                };
-                let verdict = govern(&ctx, &r.dataset, &RawRecord::new(op, fields));
-                // Later records of the batch may reference this one.
-                let live = (verdict.accepted() && op == Op::Upsert).then(|| verdict.fields.clone());
-                lookup
-                    .earlier
-                    .insert((r.dataset.clone(), verdict.key.clone()), live);
-                let source = format!("change {} of {}", r.seq, r.origin_region);
-                SyncRecord {
-                    seq: r.seq,
-                    dataset: r.dataset,
-                    key_field,
-                    origin: Origin {
-                        region: r.origin_region,
-                        department: r.origin_department,
-                    },
-                    origin_version: r.version,
-                    reported_at: r.reported_at_ms,
-                    hops: r.hops.into_iter().map(convert::link::hop_from_pb).collect(),
-                    record: GovernedRecord::new(verdict, source),
-                }
-            })
-            .collect::<Vec<_>>();
-        (records, lookup.earlier)
+        let govern_part = |part| govern_records(&governing, received_at, &before, part);
+        let mut parts = if independent {
+            crate::par::in_parts(prepared, govern_part)
+        } else {
+            vec![govern_part(prepared)]
+        }
+        .into_iter();
+        let (mut records, mut accepted) = parts.next().unwrap_or_default();
+        for (more, seen) in parts {
+            records.extend(more);
+            accepted.extend(seen);
+        }
+        (records, accepted)
     })
     .await
     .map_err(|e| Status::internal(format!("governance task failed: {e}")))?;

@@ -237,25 +237,38 @@ fn for_changes_after(
     Ok(())
 }
 
-/// Up to `limit` accepted changes after `after`, with the version each one made: the next
-/// upward batch. Changes are contiguous from `after + 1`.
-pub fn outbox_batch(
+/// Up to `limit` accepted changes after `after`, each with the version it made, as
+/// `up` makes them into the next upward batch. Changes are contiguous from `after + 1`.
+/// The versions are read (and made up) on all cores: a batch's reads are independent.
+pub fn outbox_batch<R: Send>(
     store: &Store,
     after: u64,
     limit: usize,
-) -> Result<Vec<(OutboxEntry, VersionRecord)>, ReadError> {
-    let mut batch = Vec::new();
+    up: impl Fn(OutboxEntry, VersionRecord) -> R + Sync,
+) -> Result<Vec<R>, ReadError> {
+    let mut changes = Vec::new();
     for_changes_after(store, after, |change| {
-        let record =
-            version(store, &change.dataset, &change.key, change.version)?.ok_or_else(|| {
-                ReadError::Missing(format!(
-                    "version {} of {} {} named by change {}",
-                    change.version, change.dataset, change.key, change.seq
-                ))
-            })?;
-        batch.push((change, record));
-        Ok(batch.len() < limit)
+        changes.push(change);
+        Ok(changes.len() < limit)
     })?;
+    let parts = crate::par::in_parts(changes, |part| {
+        part.into_iter()
+            .map(|change| {
+                let record = version(store, &change.dataset, &change.key, change.version)?
+                    .ok_or_else(|| {
+                        ReadError::Missing(format!(
+                            "version {} of {} {} named by change {}",
+                            change.version, change.dataset, change.key, change.seq
+                        ))
+                    })?;
+                Ok(up(change, record))
+            })
+            .collect::<Result<Vec<R>, ReadError>>()
+    });
+    let mut batch = Vec::with_capacity(limit);
+    for part in parts {
+        batch.extend(part?);
+    }
     Ok(batch)
 }
 
