@@ -6,42 +6,39 @@ use serde::Serialize;
 
 pub type Error = postcard::Error;
 
-/// Values up to this size are encoded into a buffer kept per thread and copied out once,
-/// rather than into a vector that grows (and is copied) a few times on the way: a stored
-/// record is a few hundred bytes.
+/// State values (a stored record is a few hundred bytes) are encoded into a buffer kept
+/// per thread and copied out once, rather than into a vector that grows, and is copied, a
+/// few times on the way. Larger values go the other way.
 const SCRATCH_BYTES: usize = 64 * 1024;
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Encodes a value. Our types contain only strings, integers, maps and enums, which
+/// Encodes a state value. Our types contain only strings, integers, maps and enums, which
 /// postcard always encodes.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    try_encode(value).expect("state types encode with postcard")
+    SCRATCH
+        .with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return postcard::to_stdvec(value);
+            };
+            if scratch.is_empty() {
+                scratch.resize(SCRATCH_BYTES, 0);
+            }
+            match postcard::to_slice(value, &mut scratch) {
+                Ok(bytes) => Ok(bytes.to_vec()),
+                Err(postcard::Error::SerializeBufferFull) => postcard::to_stdvec(value),
+                Err(e) => Err(e),
+            }
+        })
+        .expect("state types encode with postcard")
 }
 
+/// Encodes a Raft entry, message or snapshot (often megabytes: into a growing vector,
+/// which measured faster than measuring first).
 pub fn try_encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    SCRATCH.with(|scratch| {
-        let Ok(mut scratch) = scratch.try_borrow_mut() else {
-            return encode_sized(value);
-        };
-        if scratch.is_empty() {
-            scratch.resize(SCRATCH_BYTES, 0);
-        }
-        match postcard::to_slice(value, &mut scratch) {
-            Ok(bytes) => Ok(bytes.to_vec()),
-            // A Raft entry or a snapshot.
-            Err(postcard::Error::SerializeBufferFull) => encode_sized(value),
-            Err(e) => Err(e),
-        }
-    })
-}
-
-/// Encodes a large value into a vector of its exact size, measured first.
-fn encode_sized<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    let size = postcard::experimental::serialized_size(value)?;
-    postcard::to_extend(value, Vec::with_capacity(size))
+    postcard::to_stdvec(value)
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
