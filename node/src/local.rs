@@ -266,7 +266,7 @@ pub enum SampleForm {
 pub struct Processes(Vec<(LocalNode, Option<Child>)>);
 
 impl Processes {
-    pub fn spawn(nodes: &[LocalNode], dir: &std::path::Path) -> anyhow::Result<Self> {
+    pub fn spawn(nodes: &[LocalNode], dir: &Path) -> anyhow::Result<Self> {
         let bin = std::env::current_exe().context("cannot find the regfed binary")?;
         let mut all = Vec::new();
         for n in nodes {
@@ -290,7 +290,7 @@ impl Processes {
         }
     }
 
-    pub fn restart(&mut self, i: usize, dir: &std::path::Path) -> anyhow::Result<()> {
+    pub fn restart(&mut self, i: usize, dir: &Path) -> anyhow::Result<()> {
         let mut one = Processes::spawn(&[self.0[i].0.clone()], dir)?;
         self.0[i].1 = one.0[0].1.take();
         Ok(())

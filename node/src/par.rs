@@ -25,13 +25,15 @@ pub fn in_parts<T: Send, R: Send>(items: Vec<T>, work: impl Fn(Vec<T>) -> R + Sy
         return vec![work(items)];
     }
     let size = items.len().div_ceil(parts);
+    // Split from the end, so that each item is moved once.
     let mut rest = items;
     let mut chunks = Vec::with_capacity(parts);
     while rest.len() > size {
-        let tail = rest.split_off(size);
-        chunks.push(std::mem::replace(&mut rest, tail));
+        let at = (rest.len() - 1) / size * size;
+        chunks.push(rest.split_off(at));
     }
     chunks.push(rest);
+    chunks.reverse();
     let mut chunks = chunks.into_iter();
     let first = chunks.next().unwrap_or_default();
     let work = &work;

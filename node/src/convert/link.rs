@@ -34,14 +34,12 @@ pub fn up_record(change: OutboxEntry, record: VersionRecord, here: &Hop) -> pb::
     }
 }
 
+/// [`hop_into_pb`] of a copy.
 pub fn hop_to_pb(hop: &Hop) -> pb::Hop {
-    pb::Hop {
-        tier: hop.tier.clone(),
-        region: hop.region.clone(),
-        received_at_ms: hop.received_at,
-    }
+    hop_into_pb(hop.clone())
 }
 
+/// A hop on the wire.
 fn hop_into_pb(hop: Hop) -> pb::Hop {
     pb::Hop {
         tier: hop.tier,

@@ -5,17 +5,12 @@ use std::collections::HashMap;
 use regfed_governance::{Fields, Value};
 use regfed_proto::v1 as pb;
 
+/// [`into_pb`] of a copy.
 pub fn to_pb(value: &Value) -> pb::Value {
-    let kind = match value {
-        Value::Text(t) => pb::value::Kind::Text(t.clone()),
-        Value::List(items) => pb::value::Kind::List(pb::StringList {
-            items: items.clone(),
-        }),
-    };
-    pb::Value { kind: Some(kind) }
+    into_pb(value.clone())
 }
 
-/// [`to_pb`], moving the text instead of copying it.
+/// A value on the wire.
 pub fn into_pb(value: Value) -> pb::Value {
     let kind = match value {
         Value::Text(t) => pb::value::Kind::Text(t),

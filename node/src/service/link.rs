@@ -23,7 +23,7 @@ use crate::node::{now_millis, Node};
 use crate::state::command::{Command, CommandResponse, GovernedRecord, SyncBatch, SyncRecord};
 use crate::state::model::RaisedBy;
 use crate::state::read::{self, StoreLookup};
-use crate::state::{china_day, Origin};
+use crate::state::{china_day, Millis, Origin};
 
 /// Notices sent in one read of the store.
 const NOTICE_PAGE: usize = 500;
@@ -257,7 +257,7 @@ type Prepared = (pb::UpRecord, Op, String);
 /// records and what they accepted.
 fn govern_records(
     node: &Node,
-    received_at: i64,
+    received_at: Millis,
     in_flight: &[Arc<Accepted>],
     records: Vec<Prepared>,
 ) -> (Vec<SyncRecord>, Accepted) {
