@@ -551,6 +551,7 @@ impl Config {
             store: StoreOptions {
                 cache_bytes: raw.store.cache_mb.unwrap_or(128) * 1024 * 1024,
                 durability: raw.store.durability,
+                ..StoreOptions::default()
             },
             raft_id: raw.raft.node_id,
             raft_members,

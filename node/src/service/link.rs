@@ -285,11 +285,17 @@ fn govern_records(
                 lookup: &lookup,
             };
             let verdict = govern(&ctx, &r.dataset, &RawRecord::new(op, fields));
-            // Later records of the batch may reference this one.
-            let live = (verdict.accepted() && op == Op::Upsert).then(|| verdict.fields.clone());
-            lookup
-                .earlier
-                .insert((r.dataset.clone(), verdict.key.clone()), live);
+            // Later records of the batch may reference this one, if any rule refers to its
+            // data set (no rule refers to an action: copying each one's fields, for no
+            // reader, was a twentieth of a province's drain).
+            if config.pack.is_referenced(&r.dataset) {
+                let live = (verdict.accepted() && op == Op::Upsert).then(|| verdict.fields.clone());
+                lookup
+                    .earlier
+                    .entry(r.dataset.clone())
+                    .or_default()
+                    .insert(verdict.key.clone(), live);
+            }
             let source = format!("change {} of {}", r.seq, r.origin_region);
             SyncRecord {
                 seq: r.seq,
@@ -322,10 +328,11 @@ struct BatchLookup<'a, 'b> {
 
 impl BatchLookup<'_, '_> {
     fn overlaid(&self, dataset: &str, key: &str) -> Option<&Option<Fields>> {
-        let k = (dataset.to_string(), key.to_string());
-        self.earlier
-            .get(&k)
-            .or_else(|| self.in_flight.iter().find_map(|m| m.get(&k)))
+        fn find<'m>(m: &'m Accepted, dataset: &str, key: &str) -> Option<&'m Option<Fields>> {
+            m.get(dataset).and_then(|keys| keys.get(key))
+        }
+        find(&self.earlier, dataset, key)
+            .or_else(|| self.in_flight.iter().find_map(|m| find(m, dataset, key)))
     }
 }
 
@@ -368,8 +375,9 @@ type Responder = crate::raft::proposer::Answer;
 #[derive(Clone, Default)]
 struct Overlay(Arc<std::sync::Mutex<std::collections::BTreeMap<u64, Arc<Accepted>>>>);
 
-/// Accepted fields (or `None` for a delete) by data set and key.
-type Accepted = HashMap<(String, String), Option<Fields>>;
+/// Accepted fields (or `None` for a delete) of the data sets some rule refers to, by data
+/// set, then key: looked up by `&str` without allocating.
+type Accepted = HashMap<String, HashMap<String, Option<Fields>>>;
 
 impl Overlay {
     fn add(&self, last_seq: u64, accepted: Accepted) {
@@ -503,7 +511,9 @@ async fn propose_batch(
         let (mut records, mut accepted) = parts.next().unwrap_or_default();
         for (more, seen) in parts {
             records.extend(more);
-            accepted.extend(seen);
+            for (dataset, keys) in seen {
+                accepted.entry(dataset).or_default().extend(keys);
+            }
         }
         (records, accepted)
     })

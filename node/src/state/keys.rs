@@ -25,6 +25,13 @@ pub const LAST_APPLIED: &[u8] = b"_meta/last_applied";
 pub const MEMBERSHIP: &[u8] = b"_meta/membership";
 pub const NEXT_SEQ: &[u8] = b"_meta/next_seq";
 
+/// Small values that every batch reads: counters, coverage and the metadata (the store
+/// keeps them in memory).
+pub const HOT_PREFIXES: &[&[u8]] = &[b"ctr/", b"cov/", b"_meta/"];
+
+/// The prefix of every key state.
+pub const KEY_STATE_PREFIX: &[u8] = b"key/";
+
 pub fn key_state(dataset: &str, key: &str) -> Vec<u8> {
     format!("key/{dataset}/{}", seg(key)).into_bytes()
 }

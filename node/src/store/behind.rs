@@ -84,13 +84,13 @@ impl Behind {
     }
 
     /// Hands `set` to the committer, waiting while too many sets are in flight.
-    pub(super) fn hand_over(&self, set: WriteSet) -> Result<(), StoreError> {
+    pub(super) fn hand_over(&self, set: Arc<WriteSet>) -> Result<(), StoreError> {
         let mut queue = self.lock();
         while queue.sets.len() >= MAX_IN_FLIGHT && queue.failed.is_none() {
             queue = self.changed.wait(queue).unwrap_or_else(|p| p.into_inner());
         }
         Self::check(&queue)?;
-        queue.sets.push_back(Arc::new(set));
+        queue.sets.push_back(set);
         queue.handed += 1;
         self.changed.notify_all();
         Ok(())

@@ -2,6 +2,11 @@
 //! Raft metadata and the state machine's key space (sled), and what makes a write durable.
 //! Nothing outside this module names sled or the log's files.
 //!
+//! Two things in memory spare the state machine reads of sled, whose reads wait while the
+//! committer thread applies a batch (`behind.rs`): a filter of the record keys that surely
+//! do not exist (`absent.rs`; most records applied are new) and the small values every
+//! batch reads, counters and metadata (`hot.rs`).
+//!
 //! Durability: an append to the Raft log is one positioned write of its records and, for
 //! [`Durability::Power`] (the default), one `fdatasync` of the segment file before it is
 //! reported durable; [`Durability::Process`] leaves the bytes in the kernel's page cache,
@@ -14,13 +19,16 @@
 //! snapshot and shutdown, is sled's flush followed, for [`Durability::Power`], by
 //! `syncfs(2)` on the data directory's file system.
 
+mod absent;
 mod behind;
+mod hot;
 mod log;
 mod writeset;
 
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +55,12 @@ pub struct StoreOptions {
     /// sled's page cache, in bytes of on-disk size (sled's default is 1 GiB).
     pub cache_bytes: u64,
     pub durability: Durability,
+    /// The state keys kept in a filter of keys that surely do not exist (see
+    /// `absent.rs`): the record keys, most of which are read first when new.
+    pub filtered_prefix: &'static [u8],
+    /// The state keys whose values are kept in memory once read (see `hot.rs`): small
+    /// values that every batch reads.
+    pub hot_prefixes: &'static [&'static [u8]],
 }
 
 impl Default for StoreOptions {
@@ -54,6 +68,8 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 128 * 1024 * 1024,
             durability: Durability::Power,
+            filtered_prefix: crate::state::keys::KEY_STATE_PREFIX,
+            hot_prefixes: crate::state::keys::HOT_PREFIXES,
         }
     }
 }
@@ -121,6 +137,11 @@ pub struct Store {
     /// State-machine writes handed to the committer and not yet all in sled.
     behind: Arc<behind::Behind>,
     _committer: Arc<behind::Committer>,
+    /// Keys under `filtered_prefix` that surely do not exist.
+    absent: Arc<absent::Absent>,
+    _filler: Arc<Filler>,
+    /// Values under `hot_prefixes` once read or written.
+    hot: Arc<hot::Hot>,
 }
 
 impl Store {
@@ -149,6 +170,9 @@ impl Store {
         let dir_handle = File::open(dir).map_err(|e| open_err(e.into()))?;
         let (committer, behind) =
             behind::Committer::start(sm.clone()).map_err(|e| open_err(e.into()))?;
+        let absent = absent::Absent::new(options.filtered_prefix);
+        let filler = Filler::start(sm.clone(), Arc::clone(&absent), options.filtered_prefix)
+            .map_err(|e| open_err(e.into()))?;
         Ok(Store {
             db,
             log: Arc::new(log),
@@ -159,6 +183,9 @@ impl Store {
             dir_handle: Arc::new(dir_handle),
             behind,
             _committer: Arc::new(committer),
+            absent,
+            _filler: Arc::new(filler),
+            hot: Arc::new(hot::Hot::new(options.hot_prefixes)),
         })
     }
 
@@ -254,14 +281,26 @@ impl Store {
     // ([`Store::commit_behind`]); reads see both alike. See `behind.rs`.
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(in_flight) = self.behind.get(key)? {
-            return Ok(in_flight);
+        if self.absent.surely_absent(key) {
+            return Ok(None);
         }
-        Ok(self
-            .sm
-            .get(key)
-            .map_err(sled_err("read"))?
-            .map(|v| v.to_vec()))
+        let stamp = match self.hot.get(key) {
+            hot::Lookup::Hit(value) => return Ok(value),
+            hot::Lookup::Miss(stamp) => Some(stamp),
+            hot::Lookup::Elsewhere => None,
+        };
+        let value = match self.behind.get(key)? {
+            Some(in_flight) => in_flight,
+            None => self
+                .sm
+                .get(key)
+                .map_err(sled_err("read"))?
+                .map(|v| v.to_vec()),
+        };
+        if let Some(stamp) = stamp {
+            self.hot.fill(key, value.as_deref(), stamp);
+        }
+        Ok(value)
     }
 
     /// Key-value pairs whose key starts with `prefix`, in key order.
@@ -295,9 +334,13 @@ impl Store {
     /// Waits for the writes committed behind before it, so that sled gets them in order.
     pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
         self.behind.settle()?;
+        self.absent.add(set.written_keys());
         self.sm
-            .apply_batch(set.into_batch())
-            .map_err(sled_err("commit"))
+            .apply_batch(set.to_batch())
+            .map_err(sled_err("commit"))?;
+        // Cached once readable elsewhere: see `hot.rs`.
+        self.hot.write(&set);
+        Ok(())
     }
 
     /// Like [`Store::commit`], but returns as soon as the writes are handed to the
@@ -306,7 +349,11 @@ impl Store {
     /// so only writes that can be recomputed (the state machine's, replayed from the
     /// Raft log) may be committed this way.
     pub fn commit_behind(&self, set: WriteSet) -> Result<(), StoreError> {
-        self.behind.hand_over(set)
+        self.absent.add(set.written_keys());
+        let set = Arc::new(set);
+        self.behind.hand_over(Arc::clone(&set))?;
+        self.hot.write(&set);
+        Ok(())
     }
 
     /// Waits until every write committed behind so far is in sled.
@@ -323,10 +370,13 @@ impl Store {
     /// Replaces the whole state machine with `pairs` (installing a snapshot).
     pub fn replace_all(&self, pairs: impl IntoIterator<Item = Pair>) -> Result<(), StoreError> {
         self.behind.settle()?;
+        let generation = self.absent.reset();
+        self.hot.clear();
         self.sm.clear().map_err(sled_err("clear"))?;
         let mut batch = sled::Batch::default();
         let mut n = 0usize;
         for (k, v) in pairs {
+            self.absent.add([k.as_slice()]);
             batch.insert(k, v);
             n += 1;
             if n.is_multiple_of(10_000) {
@@ -335,7 +385,71 @@ impl Store {
                     .map_err(sled_err("install"))?;
             }
         }
-        self.sm.apply_batch(batch).map_err(sled_err("install"))
+        self.sm.apply_batch(batch).map_err(sled_err("install"))?;
+        self.hot.clear();
+        self.absent.complete(generation);
+        Ok(())
+    }
+}
+
+/// The thread that fills the filter of absent keys with the keys a store holds when it
+/// opens; the last handle on the store stops it.
+struct Filler {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Filler {
+    fn start(
+        sm: sled::Tree,
+        absent: Arc<absent::Absent>,
+        prefix: &'static [u8],
+    ) -> std::io::Result<Filler> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("key-filter".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let generation = absent.generation();
+                let mut keys = sm.scan_prefix(prefix).keys();
+                loop {
+                    if stopped.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let chunk: Vec<sled::IVec> = keys.by_ref().take(4096).collect::<Result<_, _>>().unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "Reading the record keys for the filter of absent keys failed; every record read searches the store.");
+                        stopped.store(true, Ordering::Relaxed);
+                        Vec::new()
+                    });
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    absent.add(chunk.iter().map(|k| k.as_ref()));
+                }
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                absent.complete(generation);
+                tracing::debug!(
+                    keys = absent.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "Filter of absent keys ready."
+                );
+            })?;
+        Ok(Filler {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Filler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -506,6 +620,55 @@ mod tests {
         }
         let refused = Store::open(old.path(), &StoreOptions::default()).err();
         assert!(matches!(refused, Some(StoreError::Format { found: 1, .. })));
+    }
+
+    #[test]
+    fn record_keys_and_hot_values_are_right_after_reopen_and_after_a_snapshot_install() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+            let mut set = WriteSet::default();
+            set.put(b"key/action/A1".to_vec(), b"one".to_vec());
+            set.put(b"ctr/420100/d/2026-11-28".to_vec(), b"1".to_vec());
+            store.commit_behind(set).unwrap();
+            assert_eq!(store.get(b"key/action/A1").unwrap(), Some(b"one".to_vec()));
+            assert_eq!(store.get(b"key/action/A2").unwrap(), None);
+            assert_eq!(
+                store.get(b"ctr/420100/d/2026-11-28").unwrap(),
+                Some(b"1".to_vec())
+            );
+        }
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        // The filter is filled from the keys on disk, in the background.
+        let waited = std::time::Instant::now();
+        while !store.absent.surely_absent(b"key/action/never") {
+            assert!(waited.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(store.get(b"key/action/A1").unwrap(), Some(b"one".to_vec()));
+        assert_eq!(store.get(b"key/action/A2").unwrap(), None);
+        // Read once: now cached.
+        assert_eq!(
+            store.get(b"ctr/420100/d/2026-11-28").unwrap(),
+            Some(b"1".to_vec())
+        );
+        store
+            .replace_all(vec![
+                (b"key/action/B1".to_vec(), b"b".to_vec()),
+                (b"ctr/420100/d/2026-11-28".to_vec(), b"7".to_vec()),
+            ])
+            .unwrap();
+        assert_eq!(store.get(b"key/action/A1").unwrap(), None);
+        assert_eq!(store.get(b"key/action/B1").unwrap(), Some(b"b".to_vec()));
+        assert_eq!(
+            store.get(b"ctr/420100/d/2026-11-28").unwrap(),
+            Some(b"7".to_vec())
+        );
+        // A synchronous commit reaches the cache too.
+        let mut set = WriteSet::default();
+        set.delete(b"ctr/420100/d/2026-11-28".to_vec());
+        store.commit(set).unwrap();
+        assert_eq!(store.get(b"ctr/420100/d/2026-11-28").unwrap(), None);
     }
 
     #[test]

@@ -22,6 +22,21 @@ impl WriteSet {
         self.writes.get(key).map(|v| v.as_deref())
     }
 
+    /// Every write: the key and its new value, `None` for a delete.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.writes
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref()))
+    }
+
+    /// The keys this set gives a value (not those it deletes).
+    pub(super) fn written_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.writes
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.as_slice())
+    }
+
     pub fn len(&self) -> usize {
         self.writes.len()
     }
@@ -45,17 +60,6 @@ impl WriteSet {
             match v {
                 Some(v) => batch.insert(k.as_slice(), v.as_slice()),
                 None => batch.remove(k.as_slice()),
-            }
-        }
-        batch
-    }
-
-    pub(super) fn into_batch(self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
             }
         }
         batch
