@@ -33,6 +33,8 @@ pub struct NodePlan {
     pub raft_id: Option<u64>,
     /// More `[raft]` settings, e.g. `join = true`.
     pub raft_settings: String,
+    /// More `[parent]` settings, e.g. `batch_records = 3`.
+    pub link_settings: String,
 }
 
 impl NodePlan {
@@ -51,6 +53,7 @@ impl NodePlan {
             member_addr: None,
             raft_id: None,
             raft_settings: String::new(),
+            link_settings: String::new(),
         })
     }
 }
@@ -111,7 +114,11 @@ pub fn prepare(dir: &Path, plan: &[NodePlan], extra: &str) -> anyhow::Result<Vec
                 Some(a) => vec![format!("\"{a}\"")],
                 None => parent.iter().map(|p| format!("\"{}\"", p.listen)).collect(),
             };
-            config.push_str(&format!("\n[parent]\nnodes = [{}]\n", addrs.join(", ")));
+            config.push_str(&format!(
+                "\n[parent]\nnodes = [{}]\n{}\n",
+                addrs.join(", "),
+                n.link_settings
+            ));
         }
         // The departments below this node, so that re-checks and indicators know them.
         if n.tier != Tier::City {

@@ -244,6 +244,53 @@ fn plan() -> Vec<NodePlan> {
     ]
 }
 
+/// Upward batches of three records, many in flight: the province governs a batch of
+/// actions while the batches of the items, subjects and officers it names are still being
+/// committed, and must see them.
+#[tokio::test(flavor = "multi_thread")]
+async fn small_batches_in_flight_see_the_records_they_refer_to() {
+    let mut plan = vec![
+        NodePlan::new("national", Tier::National, "100000", 0).unwrap(),
+        NodePlan::new("hubei", Tier::Province, "420000", 0).unwrap(),
+        NodePlan::new("wuhan", Tier::City, "420100", 2).unwrap(),
+    ];
+    for n in &mut plan {
+        n.link_settings = "batch_records = 3\nwindow = 16".into();
+    }
+    let fed = Federation::start(&plan).await;
+    let (wuhan, hubei, national) = (
+        &fed.node("wuhan").node,
+        &fed.node("hubei").node,
+        &fed.node("national").node,
+    );
+    let set = samples(wuhan);
+    // The province stopped while the city takes everything in, so that the backlog goes
+    // up in a burst of batches, items and actions together.
+    fed.node("hubei").pause(true);
+    load_samples(wuhan, &set, SampleForm::AsSubmitted)
+        .await
+        .expect("load");
+    fed.node("hubei").pause(false);
+    let city = holdings(wuhan).await;
+    wait_holds(hubei, &city, &fed).await;
+    wait_holds(national, &city, &fed).await;
+    for (name, node) in [("province", hubei), ("national centre", national)] {
+        let rejected = queue(node, &node.operator).await;
+        assert!(
+            rejected.is_empty(),
+            "the {name} rejected records the city accepted: {:?}",
+            rejected
+                .iter()
+                .map(|e| (&e.dataset, &e.key, &e.issues))
+                .collect::<Vec<_>>()
+        );
+    }
+    println!(
+        "{} records went up in batches of 3, none rejected above the city",
+        city.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn records_flow_up_once_and_conflicts_come_back_down() {
     let fed = Federation::start(&plan()).await;

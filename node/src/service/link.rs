@@ -12,7 +12,7 @@ use regfed_governance::{
     govern, Context, Fields, Lookup, Op, RawRecord, Region, RegionTable, Tier,
 };
 use regfed_proto::v1 as pb;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::authorize_child;
@@ -121,11 +121,13 @@ impl pb::federation_server::Federation for FederationService {
             acked_rx,
             tx.clone(),
         ));
-        // Batches up, in order, pipelined: a batch is governed (seeing the records of the
-        // batches still being committed) while the ones before it are committed, and each
-        // is acknowledged once applied.
+        // Batches up, in order, in three stages: each batch is checked and its governance
+        // started as soon as it arrives, even while the one before it is still governed
+        // (unless that one holds records a rule may refer to: then once it is); governed
+        // batches are proposed in the order they came; each is acknowledged once applied.
         let actor = identity.to_uri();
         let (commit_tx, mut commit_rx) = mpsc::channel::<InFlight>(8);
+        let (governed_tx, mut governed_rx) = mpsc::channel::<Governing>(GOVERNING_AHEAD);
         let in_flight = Overlay::default();
         {
             let (tx, node, in_flight) = (tx.clone(), node.clone(), in_flight.clone());
@@ -146,7 +148,41 @@ impl pb::federation_server::Federation for FederationService {
                 }
             });
         }
+        {
+            let (tx, node, in_flight) = (tx.clone(), node.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                while let Some(g) = governed_rx.recv().await {
+                    let governed = g.task.await.unwrap_or_else(|e| {
+                        Err(Status::internal(format!("governance task failed: {e}")))
+                    });
+                    let (records, accepted) = match governed {
+                        Ok(governed) => governed,
+                        Err(status) => {
+                            tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
+                            let _ = tx.send(Err(status)).await;
+                            break;
+                        }
+                    };
+                    let (first_seq, last_seq) = (g.batch.first_seq, g.batch.last_seq);
+                    in_flight.add(last_seq, accepted);
+                    // Wakes the next batch, if it waits to see these records.
+                    drop(g.overlaid);
+                    let command = g.batch.command(&node, child, records);
+                    let written = node.proposer.propose(Command::Sync(Arc::new(command)));
+                    let f = InFlight {
+                        first_seq,
+                        last_seq,
+                        written,
+                    };
+                    if commit_tx.send(f).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         tokio::spawn(async move {
+            // The batch before, while governed, when later ones may refer to its records.
+            let mut referred: Option<oneshot::Receiver<()>> = None;
             loop {
                 let message = match inbound.message().await {
                     Ok(Some(m)) => m,
@@ -158,23 +194,29 @@ impl pb::federation_server::Federation for FederationService {
                 };
                 match message.msg {
                     Some(pb::link_up::Msg::Batch(batch)) => {
-                        let (first_seq, last_seq) = (batch.first_seq, batch.last_seq);
-                        match propose_batch(&node, child, &actor, batch, &in_flight).await {
-                            Ok(written) => {
-                                let f = InFlight {
-                                    first_seq,
-                                    last_seq,
-                                    written,
-                                };
-                                if commit_tx.send(f).await.is_err() {
-                                    break;
-                                }
-                            }
+                        let checked = match check_batch(&node, child, &actor, batch) {
+                            Ok(checked) => checked,
                             Err(status) => {
                                 tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
                                 let _ = tx.send(Err(status)).await;
                                 break;
                             }
+                        };
+                        if let Some(governed) = referred.take() {
+                            let _ = governed.await;
+                        }
+                        let (overlaid, overlaid_rx) = oneshot::channel();
+                        if checked.referred {
+                            referred = Some(overlaid_rx);
+                        }
+                        let (batch, task) = govern_batch(&node, checked, in_flight.snapshot());
+                        let g = Governing {
+                            batch,
+                            task,
+                            overlaid,
+                        };
+                        if governed_tx.send(g).await.is_err() {
+                            break;
                         }
                     }
                     Some(pb::link_up::Msg::NoticeAck(ack)) => {
@@ -437,15 +479,69 @@ async fn acknowledge(
     })
 }
 
-/// Re-checks one batch of the child's changes and proposes it; answers the receiver of its
-/// outcome.
-async fn propose_batch(
-    node: &Arc<Node>,
+/// Batches governed ahead of the one being proposed.
+const GOVERNING_AHEAD: usize = 2;
+
+/// A batch's governance under way: its records governed and what they accepted.
+type GovernTask = tokio::task::JoinHandle<Result<(Vec<SyncRecord>, Accepted), Status>>;
+
+/// A batch whose governance is under way, on its way to be proposed.
+struct Governing {
+    batch: BatchHeader,
+    task: GovernTask,
+    /// Dropped once the batch's accepted records are in the overlay.
+    overlaid: oneshot::Sender<()>,
+}
+
+/// What a batch's command needs besides its governed records.
+struct BatchHeader {
+    actor: String,
+    first_seq: u64,
+    last_seq: u64,
+    received_at: Millis,
+}
+
+impl BatchHeader {
+    fn command(self, node: &Node, child: Region, records: Vec<SyncRecord>) -> SyncBatch {
+        let config = &node.config;
+        SyncBatch {
+            child: child.to_string(),
+            actor: self.actor,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            raised_by: RaisedBy {
+                tier: config.tier.as_str().to_string(),
+                region: config.region.to_string(),
+            },
+            received_at: self.received_at,
+            deadline_days: config.pack.timeliness_deadline_days(),
+            pack: config.pack.id(),
+            records,
+        }
+    }
+}
+
+/// A batch that passed [`check_batch`].
+struct Checked {
+    actor: String,
+    first_seq: u64,
+    last_seq: u64,
+    records: Vec<Prepared>,
+    /// Only upserts of data sets no rule refers to: checked on all cores at once.
+    independent: bool,
+    /// Holds records of a data set some rule refers to: the next batch is governed only
+    /// once these are in the overlay.
+    referred: bool,
+}
+
+/// Checks a batch of the child's changes before governance: sequence numbers within the
+/// batch, origins within the child's region, known data sets and operations.
+fn check_batch(
+    node: &Node,
     child: Region,
     actor: &str,
     batch: pb::UpBatch,
-    in_flight: &Overlay,
-) -> Result<Responder, Status> {
+) -> Result<Checked, Status> {
     let config = &node.config;
     let regions = RegionTable::builtin();
     if batch.last_seq < batch.first_seq
@@ -491,21 +587,49 @@ async fn propose_batch(
         let key_field = spec.key.clone();
         prepared.push((r, op, key_field));
     }
-
-    let received_at = now_millis();
-    let governing = node.clone();
-    let before = in_flight.snapshot();
-    // Upserts of data sets no rule refers to cannot affect one another's verdicts: such a
-    // batch (a batch of actions, say) is checked on all cores at once.
-    let independent = prepared
+    let referred = prepared
         .iter()
-        .all(|(r, op, _)| *op == Op::Upsert && !config.pack.is_referenced(&r.dataset));
-    let (records, accepted) = tokio::task::spawn_blocking(move || {
+        .any(|(r, _, _)| config.pack.is_referenced(&r.dataset));
+    let independent = !referred && prepared.iter().all(|(_, op, _)| *op == Op::Upsert);
+    Ok(Checked {
+        actor: actor.to_string(),
+        first_seq: batch.first_seq,
+        last_seq: batch.last_seq,
+        records: prepared,
+        independent,
+        referred,
+    })
+}
+
+/// Starts re-checking a batch with this node's rule pack, seeing the records accepted by
+/// the batches still being committed (`before`, newest first).
+fn govern_batch(
+    node: &Arc<Node>,
+    checked: Checked,
+    before: Vec<Arc<Accepted>>,
+) -> (BatchHeader, GovernTask) {
+    let Checked {
+        actor,
+        first_seq,
+        last_seq,
+        records,
+        independent,
+        ..
+    } = checked;
+    let received_at = now_millis();
+    let header = BatchHeader {
+        actor,
+        first_seq,
+        last_seq,
+        received_at,
+    };
+    let governing = node.clone();
+    let task = tokio::task::spawn_blocking(move || {
         let govern_part = |part| govern_records(&governing, received_at, &before, part);
         let mut parts = if independent {
-            crate::par::in_parts(prepared, govern_part)
+            crate::par::in_parts(records, govern_part)
         } else {
-            vec![govern_part(prepared)]
+            vec![govern_part(records)]
         }
         .into_iter();
         let (mut records, mut accepted) = parts.next().unwrap_or_default();
@@ -515,26 +639,7 @@ async fn propose_batch(
                 accepted.entry(dataset).or_default().extend(keys);
             }
         }
-        (records, accepted)
-    })
-    .await
-    .map_err(|e| Status::internal(format!("governance task failed: {e}")))?;
-
-    let last_seq = batch.last_seq;
-    let command = SyncBatch {
-        child: child.to_string(),
-        actor: actor.to_string(),
-        first_seq: batch.first_seq,
-        last_seq: batch.last_seq,
-        raised_by: RaisedBy {
-            tier: config.tier.as_str().to_string(),
-            region: config.region.to_string(),
-        },
-        received_at,
-        deadline_days: config.pack.timeliness_deadline_days(),
-        pack: config.pack.id(),
-        records,
-    };
-    in_flight.add(last_seq, accepted);
-    Ok(node.proposer.propose(Command::Sync(Arc::new(command))))
+        Ok((records, accepted))
+    });
+    (header, task)
 }
