@@ -92,13 +92,26 @@ impl Hot {
         }
     }
 
-    /// Takes the writes of `set` before anyone can read them.
+    /// Takes the writes of `set` once anyone can read them (see the module's note).
     pub(super) fn write(&self, set: &WriteSet) {
         let mut cached = self.lock();
         cached.writes += 1;
         for (key, value) in set.iter().filter(|(k, _)| self.covers(k)) {
             cached.put(key, value);
         }
+    }
+
+    /// The writes of `set` this cache keeps, as a set of their own: for a set that is
+    /// moved into sled before [`Hot::write`] can take it.
+    pub(super) fn covered(&self, set: &WriteSet) -> WriteSet {
+        let mut covered = WriteSet::default();
+        for (key, value) in set.iter().filter(|(k, _)| self.covers(k)) {
+            match value {
+                Some(v) => covered.put(key.to_vec(), v.to_vec()),
+                None => covered.delete(key.to_vec()),
+            }
+        }
+        covered
     }
 
     /// Forgets everything (the state is being replaced).

@@ -335,11 +335,12 @@ impl Store {
     pub fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
         self.behind.settle()?;
         self.absent.add(set.written_keys());
+        let hot = self.hot.covered(&set);
         self.sm
-            .apply_batch(set.to_batch())
+            .apply_batch(set.into_batch())
             .map_err(sled_err("commit"))?;
         // Cached once readable elsewhere: see `hot.rs`.
-        self.hot.write(&set);
+        self.hot.write(&hot);
         Ok(())
     }
 
