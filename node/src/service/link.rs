@@ -158,8 +158,7 @@ impl pb::federation_server::Federation for FederationService {
                     let (records, accepted) = match governed {
                         Ok(governed) => governed,
                         Err(status) => {
-                            tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
-                            let _ = tx.send(Err(status)).await;
+                            refuse(&tx, child, status).await;
                             break;
                         }
                     };
@@ -197,8 +196,7 @@ impl pb::federation_server::Federation for FederationService {
                         let checked = match check_batch(&node, child, &actor, batch) {
                             Ok(checked) => checked,
                             Err(status) => {
-                                tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
-                                let _ = tx.send(Err(status)).await;
+                                refuse(&tx, child, status).await;
                                 break;
                             }
                         };
@@ -240,6 +238,12 @@ impl pb::federation_server::Federation for FederationService {
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// Refuses a child's batch: logged, and sent down the link, which then closes.
+async fn refuse(tx: &mpsc::Sender<Down>, child: Region, status: Status) {
+    tracing::warn!(child = %child, error = %status.message(), "Child batch refused.");
+    let _ = tx.send(Err(status)).await;
 }
 
 /// Sends the child's notices in order, waking when this node applies something new, until
