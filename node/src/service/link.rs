@@ -152,12 +152,10 @@ impl pb::federation_server::Federation for FederationService {
             let (tx, node, in_flight) = (tx.clone(), node.clone(), in_flight.clone());
             tokio::spawn(async move {
                 while let Some(g) = governed_rx.recv().await {
-                    let governed = g.task.await.unwrap_or_else(|e| {
-                        Err(Status::internal(format!("governance task failed: {e}")))
-                    });
-                    let (records, accepted) = match governed {
+                    let (records, accepted) = match g.task.await {
                         Ok(governed) => governed,
-                        Err(status) => {
+                        Err(e) => {
+                            let status = Status::internal(format!("governance task failed: {e}"));
                             refuse(&tx, child, status).await;
                             break;
                         }
@@ -487,7 +485,7 @@ async fn acknowledge(
 const GOVERNING_AHEAD: usize = 2;
 
 /// A batch's governance under way: its records governed and what they accepted.
-type GovernTask = tokio::task::JoinHandle<Result<(Vec<SyncRecord>, Accepted), Status>>;
+type GovernTask = tokio::task::JoinHandle<(Vec<SyncRecord>, Accepted)>;
 
 /// A batch whose governance is under way, on its way to be proposed.
 struct Governing {
@@ -643,7 +641,7 @@ fn govern_batch(
                 accepted.entry(dataset).or_default().extend(keys);
             }
         }
-        Ok((records, accepted))
+        (records, accepted)
     });
     (header, task)
 }

@@ -86,9 +86,11 @@ impl Layers {
     fn insert(&mut self, hash: u64) {
         let full = self.layers.last().is_none_or(|l| l.len >= l.capacity);
         if full {
-            let total: usize = self.layers.iter().map(|l| l.capacity).sum();
-            self.layers
-                .push(Layer::new(total.max(FIRST_CAPACITY / 2) * 2));
+            let capacity = self
+                .layers
+                .last()
+                .map_or(FIRST_CAPACITY, |l| l.capacity * 2);
+            self.layers.push(Layer::new(capacity));
         }
         if let Some(layer) = self.layers.last_mut() {
             layer.insert(hash);
@@ -209,13 +211,15 @@ mod tests {
     fn added_keys_are_never_surely_absent_and_few_others_are_mistaken() {
         let filter = Absent::new(b"key/");
         let generation = filter.generation();
-        let n = 3 * FIRST_CAPACITY; // three layers
+        // Layers of one, two and four times the first capacity: the third is in use.
+        let n = 4 * FIRST_CAPACITY;
         let keys: Vec<Vec<u8>> = (0..n).map(key).collect();
         filter.add(keys.iter().map(Vec::as_slice));
         // Nothing is surely absent before the filter is complete.
         assert!(!filter.surely_absent(&key(n + 1)));
         filter.complete(generation);
         assert_eq!(filter.len(), n);
+        assert_eq!(filter.lock().layers.len(), 3);
         assert!(keys.iter().all(|k| !filter.surely_absent(k)));
         let mistaken = (n..2 * n)
             .filter(|&i| !filter.surely_absent(&key(i)))

@@ -393,6 +393,9 @@ impl Store {
     }
 }
 
+/// Keys the filling thread adds to the filter at a time.
+const FILL_CHUNK: usize = 4096;
+
 /// The thread that fills the filter of absent keys with the keys a store holds when it
 /// opens; the last handle on the store stops it.
 struct Filler {
@@ -413,24 +416,24 @@ impl Filler {
             .spawn(move || {
                 let started = std::time::Instant::now();
                 let generation = absent.generation();
-                let mut keys = sm.scan_prefix(prefix).keys();
-                loop {
+                let mut chunk = Vec::with_capacity(FILL_CHUNK);
+                for key in sm.scan_prefix(prefix).keys() {
                     if stopped.load(Ordering::Relaxed) {
                         return;
                     }
-                    let chunk: Vec<sled::IVec> = keys.by_ref().take(4096).collect::<Result<_, _>>().unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "Reading the record keys for the filter of absent keys failed; every record read searches the store.");
-                        stopped.store(true, Ordering::Relaxed);
-                        Vec::new()
-                    });
-                    if chunk.is_empty() {
-                        break;
+                    match key {
+                        Ok(key) => chunk.push(key),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Reading the record keys for the filter of absent keys failed; every record read searches the store.");
+                            return;
+                        }
                     }
-                    absent.add(chunk.iter().map(|k| k.as_ref()));
+                    if chunk.len() == FILL_CHUNK {
+                        absent.add(chunk.iter().map(|k| k.as_ref()));
+                        chunk.clear();
+                    }
                 }
-                if stopped.load(Ordering::Relaxed) {
-                    return;
-                }
+                absent.add(chunk.iter().map(|k| k.as_ref()));
                 absent.complete(generation);
                 tracing::debug!(
                     keys = absent.len(),
