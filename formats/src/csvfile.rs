@@ -188,7 +188,7 @@ fn read_row(
             }
             Some(Column::Field(field)) => {
                 if !cell.is_empty() {
-                    fields.insert(field.clone(), Value::Text(cell.to_string()));
+                    fields.insert(field.as_str().into(), Value::Text(cell.into()));
                 }
             }
         }
@@ -208,7 +208,7 @@ pub fn write_csv(
     let mut extra: Vec<&str> = records
         .iter()
         .flat_map(|r| r.fields.keys())
-        .map(String::as_str)
+        .map(|name| name.as_str())
         .filter(|name| spec.field(name).is_none())
         .collect();
     extra.sort_unstable();
@@ -220,7 +220,7 @@ pub fn write_csv(
         .fields
         .iter()
         .map(|f| match header {
-            HeaderStyle::FieldNames => f.name.clone(),
+            HeaderStyle::FieldNames => f.name.to_string(),
             HeaderStyle::Labels => f.label.clone(),
         })
         .collect();

@@ -116,7 +116,7 @@ fn read_line(
                 }
                 seen.push((field.clone(), key.clone()));
                 if let Some(value) = value {
-                    fields.insert(field, value);
+                    fields.insert(field.into(), value);
                 }
             }
         }
@@ -145,7 +145,7 @@ fn scalar_or_list(raw: &str) -> Result<Option<Value>, String> {
         return Ok(Some(Value::List(list)));
     }
     match scalar(raw) {
-        Ok(text) => Ok(text.map(Value::Text)),
+        Ok(text) => Ok(text.map(Value::from)),
         Err(found) => Err(format!(
             "the value is {found}; values must be strings, numbers or arrays of strings"
         )),
@@ -228,7 +228,7 @@ pub fn write_jsonl(records: &[RawRecord]) -> String {
                 Value::Text(text) => serde_json::Value::from(text.as_str()),
                 Value::List(items) => serde_json::Value::from(items.clone()),
             };
-            object.insert(name.clone(), json);
+            object.insert(name.to_string(), json);
         }
         out.push_str(&serde_json::Value::Object(object).to_string());
         out.push('\n');

@@ -21,13 +21,13 @@ fn spec<'p>(pack: &'p RulePack, name: &str) -> &'p DatasetSpec {
 fn record(op: Op, pairs: &[(&str, Value)]) -> RawRecord {
     let fields: Fields = pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| ((*k).into(), v.clone()))
         .collect();
     RawRecord::new(op, fields)
 }
 
 fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
+    Value::Text(s.into())
 }
 
 fn list(items: &[&str]) -> Value {

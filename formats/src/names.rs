@@ -25,7 +25,7 @@ pub(crate) fn resolve(spec: &DatasetSpec, name: &str) -> Option<Column> {
         return Some(Column::Dataset);
     }
     spec.field_by_header(name)
-        .map(|f| Column::Field(f.name.clone()))
+        .map(|f| Column::Field(f.name.to_string()))
 }
 
 /// A sentence naming an unknown key or header and the names it may have meant: the close

@@ -98,7 +98,7 @@ fn uscc(prefix8: &str, n: u32) -> String {
 fn text_fields(pairs: &[(&str, String)]) -> Fields {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), Value::Text(v.clone())))
+        .map(|(k, v)| ((*k).into(), Value::Text(v.as_str().into())))
         .collect()
 }
 

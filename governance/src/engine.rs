@@ -156,7 +156,7 @@ fn delete(ctx: &Context<'_>, spec: &DatasetSpec, raw: &RawRecord) -> Verdict {
                 match ctx.lookup.accepted(&spec.name, &key_text) {
                     None => issues.push(Issue {
                         rule: "record.delete.unknown_key".to_string(),
-                        field: key_field.name.clone(),
+                        field: key_field.name.to_string(),
                         severity: Severity::Error,
                         message_zh: format!(
                             "要删除的{}记录不存在：{}({})为“{}”的记录未被接收",
@@ -262,12 +262,12 @@ fn auto_fill(
         if let Some(value) = found.filter(|v| !v.trim().is_empty()) {
             let field = &spec.fields[rule.field];
             changes.push(Change {
-                field: field.name.clone(),
+                field: field.name.to_string(),
                 before: String::new(),
                 after: field.shown(&value),
                 step: "auto_association".to_string(),
             });
-            slots[rule.field] = Some(Value::Text(value));
+            slots[rule.field] = Some(Value::Text(value.into()));
         }
     }
 }
@@ -276,22 +276,20 @@ fn text_of(value: Option<&Value>) -> Option<&str> {
     value.and_then(Value::as_text)
 }
 
-/// The items of a list value, or the one item of a text value.
-fn items_of(value: Option<&Value>) -> &[String] {
-    match value {
-        Some(Value::Text(text)) => std::slice::from_ref(text),
-        Some(Value::List(items)) => items,
-        None => &[],
-    }
-}
-
-/// Items without repeats, in order (lists are short: no allocation).
-fn distinct(items: &[String]) -> impl Iterator<Item = &str> {
-    items
+/// The items of a list value without repeats, in order, or the one item of a text value
+/// (lists are short: no allocation).
+fn distinct_items(value: Option<&Value>) -> impl Iterator<Item = &str> {
+    let (text, items): (Option<&str>, &[String]) = match value {
+        Some(Value::Text(text)) => (Some(text.as_str()), &[]),
+        Some(Value::List(items)) => (None, items),
+        None => (None, &[]),
+    };
+    let distinct = items
         .iter()
         .enumerate()
         .filter(move |(i, item)| !items[..*i].contains(item))
-        .map(|(_, item)| item.as_str())
+        .map(|(_, item)| item.as_str());
+    text.into_iter().chain(distinct)
 }
 
 fn unknown_field(spec: &DatasetSpec, name: &str) -> Issue {
@@ -318,7 +316,7 @@ fn unknown_field(spec: &DatasetSpec, name: &str) -> Issue {
 fn field_issue(spec: &DatasetSpec, field: &FieldSpec, failure: FieldFailure) -> Issue {
     Issue {
         rule: format!("{}.{}.{}", spec.name, field.name, failure.check),
-        field: field.name.clone(),
+        field: field.name.to_string(),
         severity: Severity::Error,
         message_zh: failure.message_zh,
         message_en: failure.message_en,
@@ -590,7 +588,7 @@ impl<'e> Eval<'e, '_> {
                 }
             }
             RuleOp::Reference { dataset } => {
-                for item in distinct(items_of(value)) {
+                for item in distinct_items(value) {
                     if self.refs.get(dataset, item).is_none() {
                         let item = field.shown(item);
                         self.issue(rule, &[("target", dataset), ("item", &item)]);
@@ -598,7 +596,7 @@ impl<'e> Eval<'e, '_> {
                 }
             }
             RuleOp::MinDistinct { min } => {
-                let count = distinct(items_of(value)).count();
+                let count = distinct_items(value).count();
                 if count < *min {
                     let (min, count) = (min.to_string(), count.to_string());
                     self.issue(rule, &[("min", &min), ("count", &count)]);
@@ -616,7 +614,7 @@ impl<'e> Eval<'e, '_> {
                 let Some(on) = parse_iso_date(date_text) else {
                     return;
                 };
-                for item in distinct(items_of(value)) {
+                for item in distinct_items(value) {
                     let Some(found) = self.refs.get(dataset, item) else {
                         continue;
                     };
@@ -672,7 +670,7 @@ impl<'e> Eval<'e, '_> {
         };
         let issue = Issue {
             rule: spec.id.clone(),
-            field: field.name.clone(),
+            field: field.name.to_string(),
             severity: spec.severity,
             message_zh: fill(&spec.message_zh),
             message_en: fill(&spec.message_en),
@@ -701,7 +699,7 @@ fn slice(text: &str, range: Option<[usize; 2]>) -> Option<&str> {
 
 fn operand_name(spec: &DatasetSpec, target: &Target) -> String {
     match target {
-        Target::Field(index) => spec.fields[*index].name.clone(),
+        Target::Field(index) => spec.fields[*index].name.to_string(),
         Target::Reference { dataset, field, .. } => format!("{dataset}.{field}"),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::pack::mask_id;
+use crate::record::FieldName;
 
 /// The department registered at the node that owns the test items.
 const DEPT: &str = "11420100012345671R";
@@ -42,7 +43,7 @@ impl Lookup for Store {
 fn fields(pairs: &[(&str, &str)]) -> Fields {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
+        .map(|(k, v)| (FieldName::new(k), Value::Text((*v).into())))
         .collect()
 }
 
@@ -104,7 +105,7 @@ fn example(dataset: &str) -> Fields {
     let mut fields: Fields = spec
         .fields
         .iter()
-        .map(|f| (f.name.clone(), Value::Text(f.example.clone())))
+        .map(|f| (f.name.clone(), Value::Text(f.example.as_str().into())))
         .collect();
     if dataset == "action" {
         fields.remove("penalty_amount");
@@ -173,7 +174,7 @@ fn run(case: &Case) -> Verdict {
         if value.is_empty() {
             fields.remove(*name);
         } else {
-            fields.insert(name.to_string(), Value::Text(value.to_string()));
+            fields.insert(FieldName::new(name), Value::Text((*value).into()));
         }
     }
     govern(&ctx, case.dataset, &RawRecord::new(case.op, fields))

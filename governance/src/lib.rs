@@ -22,6 +22,6 @@ pub use engine::{govern, Context};
 pub use fieldcheck::parse_iso_date;
 pub use lookup::Lookup;
 pub use pack::{mask_id, Code, CodeList, DatasetSpec, FieldSpec, FieldType, PackError, RulePack};
-pub use record::{Fields, Op, RawRecord, Value};
+pub use record::{FieldName, Fields, Op, RawRecord, Text, Value, STANDARD_FIELD_NAMES};
 pub use region::{Region, RegionTable, Tier};
 pub use verdict::{Change, Issue, PackId, Severity, Verdict};

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fieldcheck::{check_field, same};
 use crate::pattern::Pattern;
-use crate::record::{Fields, Value};
+use crate::record::{FieldName, Fields, Value};
 use crate::region::RegionTable;
 use crate::verdict::{PackId, Severity};
 
@@ -68,7 +68,7 @@ impl fmt::Display for FieldType {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
-    pub name: String,
+    pub name: FieldName,
     /// The Chinese label, as in spreadsheet headers.
     pub label: String,
     #[serde(rename = "type")]
@@ -512,7 +512,7 @@ impl DatasetSpec {
         for field in self.fields.iter().filter(|f| f.masked) {
             if let Some(value) = masked.get_mut(&field.name) {
                 *value = match value {
-                    Value::Text(s) => Value::Text(mask_id(s)),
+                    Value::Text(s) => Value::Text(mask_id(s).into()),
                     Value::List(items) => Value::List(items.iter().map(|i| mask_id(i)).collect()),
                 };
             }
@@ -711,7 +711,7 @@ pub(crate) fn check_example(
                 .collect(),
         )
     } else {
-        Value::Text(field.example.clone())
+        Value::Text(field.example.as_str().into())
     };
     check_field(field, codes, RegionTable::builtin(), NaiveDate::MAX, &value)
         .map_err(|failure| format!("example is not valid: {}", failure.message_en))

@@ -278,7 +278,7 @@ fn a_pack_edit_changes_the_standard_without_code() {
     let mut fields: crate::record::Fields = spec
         .fields
         .iter()
-        .map(|f| (f.name.clone(), Value::Text(f.example.clone())))
+        .map(|f| (f.name.clone(), Value::Text(f.example.as_str().into())))
         .collect();
     fields.remove("address");
     let verdict = govern(&ctx, "subject", &RawRecord::new(Op::Upsert, fields));

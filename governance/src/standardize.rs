@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 
 use crate::fieldcheck::{is_decimal, parse_iso_date, same};
 use crate::pack::{CodeList, DatasetSpec, FieldSpec, FieldType, RulePack};
-use crate::record::{Fields, RawRecord, Value};
+use crate::record::{FieldName, Fields, RawRecord, Value};
 use crate::verdict::Change;
 
 /// Standardizes every field of a raw record. Fields the data set does not define are kept
@@ -22,7 +22,7 @@ pub fn standardize(pack: &RulePack, spec: &DatasetSpec, raw: &RawRecord) -> (Fie
 }
 
 /// The undefined fields of a record, as submitted.
-pub(crate) type Unknown<'r> = Vec<(&'r String, &'r Value)>;
+pub(crate) type Unknown<'r> = Vec<(&'r FieldName, &'r Value)>;
 
 /// Fills `slots` with the standardized values by field index and returns the non-blank
 /// fields the data set does not define. Changes are recorded in the record's field order.
@@ -130,9 +130,7 @@ pub fn standardize_value(
             }
             Some(Value::List(items))
         }
-        Value::Text(text) => {
-            scalar(pack, field, text, changes).map(|t| Value::Text(t.into_owned()))
-        }
+        Value::Text(text) => scalar(pack, field, text, changes).map(|t| Value::Text(t.into())),
         Value::List(items) if is_list => {
             let items: Vec<String> = items
                 .iter()
@@ -141,7 +139,7 @@ pub fn standardize_value(
             (!items.is_empty()).then_some(Value::List(items))
         }
         Value::List(_) => {
-            scalar(pack, field, &value.to_string(), changes).map(|t| Value::Text(t.into_owned()))
+            scalar(pack, field, &value.to_string(), changes).map(|t| Value::Text(t.into()))
         }
     }
 }
@@ -225,7 +223,7 @@ fn code_list<'p>(pack: &'p RulePack, field: &FieldSpec) -> Option<&'p CodeList> 
 
 fn record(changes: &mut Vec<Change>, field: &FieldSpec, before: &str, after: &str, step: &str) {
     changes.push(Change {
-        field: field.name.clone(),
+        field: field.name.to_string(),
         before: field.shown(before),
         after: field.shown(after),
         step: step.to_string(),

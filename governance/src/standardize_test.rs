@@ -8,7 +8,7 @@ fn list(items: &[&str]) -> Value {
 }
 
 fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
+    Value::Text(s.into())
 }
 
 /// Data set, field, raw value, standardized value, steps recorded.
@@ -25,7 +25,7 @@ fn run(dataset: &str, field: &str, raw: Value) -> (Option<Value>, Vec<String>) {
     let pack = RulePack::builtin();
     let spec = pack.dataset(dataset).unwrap();
     let mut fields = Fields::new();
-    fields.insert(field.to_string(), raw);
+    fields.insert(field.into(), raw);
     let (out, changes) = standardize(&pack, spec, &RawRecord::new(Op::Upsert, fields));
     for change in &changes {
         assert_eq!(change.field, field);

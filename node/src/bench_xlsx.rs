@@ -229,7 +229,7 @@ fn write_workbook(
         for (row, sample) in samples.iter().enumerate() {
             for (col, field) in spec.fields.iter().enumerate() {
                 let value = match sample.record.fields.get(&field.name) {
-                    Some(Value::Text(t)) => t.clone(),
+                    Some(Value::Text(t)) => t.to_string(),
                     Some(Value::List(items)) => items.join(";"),
                     None => continue,
                 };

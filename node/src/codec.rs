@@ -45,56 +45,21 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     postcard::from_bytes(bytes)
 }
 
-/// Field names of the standard's data sets, stored as their position in this list rather
-/// than as text: a third of a stored record's bytes were its field names. Append only: a
-/// position, once given, names the same field in every store and log ever written (see
-/// `store::FORMAT`). Names not listed, from a rule pack of one's own, are stored as text.
-const FIELD_NAMES: &[&str] = &[
-    // item
-    "item_code",
-    "item_name",
-    "item_type",
-    "department_code",
-    "legal_basis",
-    "effective_date",
-    "region_code",
-    // subject
-    "uscc",
-    "name",
-    "subject_type",
-    "legal_rep",
-    "legal_rep_id",
-    "address",
-    "established_date",
-    // officer
-    "cert_no",
-    "id_number",
-    "valid_from",
-    "valid_until",
-    // action
-    "action_id",
-    "action_type",
-    "subject_uscc",
-    "subject_name",
-    "officer_cert_nos",
-    "action_date",
-    "result",
-    "penalty_amount",
-];
-
 /// `#[serde(with = "crate::codec::fields")]`: a record's fields with their names as
-/// positions in [`FIELD_NAMES`].
+/// positions in [`STANDARD_FIELD_NAMES`]: a third of a stored record's bytes were its
+/// field names. That list is append only, so a position, once given, names the same field
+/// in every store and log ever written (see `store::FORMAT`). Names not listed, from a
+/// rule pack of one's own, are stored as text.
 pub mod fields {
-    use std::collections::HashMap;
     use std::fmt;
-    use std::hash::{BuildHasherDefault, Hasher};
 
-    use regfed_governance::{Fields, Value};
+    use regfed_governance::{FieldName, Fields, Value};
     use serde::de::{self, SeqAccess, Visitor};
     use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::FIELD_NAMES;
+    #[cfg(doc)]
+    use regfed_governance::STANDARD_FIELD_NAMES;
 
     /// A stored field name. The two enums encode alike: same variants, same order.
     #[derive(Serialize)]
@@ -109,50 +74,10 @@ pub mod fields {
         Text(String),
     }
 
-    /// A name's position in [`FIELD_NAMES`], from a hash table built once: the list is
-    /// searched for every field of every record stored or logged (a binary search cost a
-    /// few percent of a province's drain).
-    pub(super) fn position(name: &str) -> Option<u8> {
-        type Table = HashMap<&'static str, u8, BuildHasherDefault<Fnv>>;
-        static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
-        TABLE
-            .get_or_init(|| {
-                FIELD_NAMES
-                    .iter()
-                    .enumerate()
-                    .map(|(i, name)| (*name, i as u8))
-                    .collect()
-            })
-            .get(name)
-            .copied()
-    }
-
-    /// FNV-1a: short ASCII names, hashed faster than by SipHash, and no outside input
-    /// chooses them beyond the pack's few dozen names.
-    struct Fnv(u64);
-
-    impl Default for Fnv {
-        fn default() -> Self {
-            Fnv(0xcbf2_9ce4_8422_2325)
-        }
-    }
-
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-    }
-
     pub fn serialize<S: Serializer>(fields: &Fields, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(fields.len()))?;
         for (name, value) in fields {
-            let name = match position(name) {
+            let name = match name.position() {
                 Some(i) => NameOut::Known(i),
                 None => NameOut::Text(name),
             };
@@ -180,15 +105,12 @@ pub mod fields {
                 let mut fields = Fields::new();
                 while let Some((name, value)) = seq.next_element::<(NameIn, Value)>()? {
                     let name = match name {
-                        NameIn::Known(i) => FIELD_NAMES
-                            .get(usize::from(i))
-                            .ok_or_else(|| {
-                                de::Error::custom(format!(
-                                    "field number {i} is not one this build knows"
-                                ))
-                            })?
-                            .to_string(),
-                        NameIn::Text(name) => name,
+                        NameIn::Known(i) => FieldName::standard(i).ok_or_else(|| {
+                            de::Error::custom(format!(
+                                "field number {i} is not one this build knows"
+                            ))
+                        })?,
+                        NameIn::Text(name) => FieldName::from(name),
                     };
                     fields.insert(name, value);
                 }
@@ -201,7 +123,7 @@ pub mod fields {
 
 #[cfg(test)]
 mod tests {
-    use regfed_governance::{Fields, Value};
+    use regfed_governance::{FieldName, Fields, Value, STANDARD_FIELD_NAMES};
 
     #[test]
     fn fields_round_trip() {
@@ -233,11 +155,11 @@ mod tests {
 
     #[test]
     fn every_name_is_found_at_its_position() {
-        for (i, name) in super::FIELD_NAMES.iter().enumerate() {
-            assert_eq!(super::fields::position(name), Some(i as u8), "{name}");
+        for (i, name) in STANDARD_FIELD_NAMES.iter().enumerate() {
+            assert_eq!(FieldName::new(name).position(), Some(i as u8), "{name}");
         }
-        assert_eq!(super::fields::position("not_a_field"), None);
-        assert_eq!(super::fields::position(""), None);
+        assert_eq!(FieldName::new("not_a_field").position(), None);
+        assert_eq!(FieldName::new("").position(), None);
     }
 
     #[test]
@@ -256,8 +178,8 @@ mod tests {
         for dataset in pack.datasets() {
             for field in &dataset.fields {
                 assert!(
-                    super::FIELD_NAMES.contains(&field.name.as_str()),
-                    "{}.{} is not in FIELD_NAMES: append it (never insert)",
+                    field.name.position().is_some(),
+                    "{}.{} is not in STANDARD_FIELD_NAMES: append it (never insert)",
                     dataset.name,
                     field.name
                 );

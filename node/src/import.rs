@@ -275,7 +275,7 @@ pub async fn import(
                 let keys: Vec<String> = rows
                     .iter()
                     .filter_map(|r| r.record.as_ref())
-                    .filter_map(|r| match r.fields.get(&key_field) {
+                    .filter_map(|r| match r.fields.get(key_field.as_str()) {
                         Some(Value::Text(t)) => Some(t.trim().to_string()),
                         _ => None,
                     })

@@ -279,7 +279,7 @@ impl<'a> Plan<'a> {
         };
         let officer_value = if rng.gen_bool(0.2) {
             let separator = *[";", "；", "、"].choose(rng).unwrap_or(&";");
-            Value::Text(certs.join(separator))
+            Value::Text(certs.join(separator).into())
         } else {
             Value::List(certs.clone())
         };

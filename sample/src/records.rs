@@ -27,12 +27,12 @@ pub(crate) fn days_after(today: NaiveDate, days: u64) -> NaiveDate {
 }
 
 pub(crate) fn record(pairs: Vec<(&str, Value)>) -> RawRecord {
-    let fields: Fields = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let fields: Fields = pairs.into_iter().map(|(k, v)| (k.into(), v)).collect();
     RawRecord::new(Op::Upsert, fields)
 }
 
 pub(crate) fn text(value: impl Into<String>) -> Value {
-    Value::Text(value.into())
+    Value::Text(value.into().into())
 }
 
 /// A field's canonical text in the valid record.
@@ -49,7 +49,7 @@ pub(crate) fn set(sample: &mut Sample, field: &str, value: impl Into<String>) {
     sample
         .record
         .fields
-        .insert(field.to_string(), Value::Text(value.into()));
+        .insert(field.into(), Value::Text(value.into().into()));
 }
 
 /// Makes a field missing the ways departments do: absent, empty or only spaces.

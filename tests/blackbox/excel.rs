@@ -85,10 +85,10 @@ fn fields_json(record: &RawRecord) -> Json {
         .iter()
         .map(|(k, v)| {
             let text = match v {
-                Value::Text(t) => t.clone(),
+                Value::Text(t) => t.to_string(),
                 Value::List(items) => items.join(";"),
             };
-            (k.clone(), Json::String(text))
+            (k.to_string(), Json::String(text))
         })
         .collect();
     Json::Object(map)
@@ -423,13 +423,13 @@ async fn exports_from_other_tools_with_real_mess_import() {
             .map(|(i, s)| {
                 let mut fields = fields_json(&s.valid);
                 for f in spec.fields.iter().filter(|f| f.code_list.is_some()) {
-                    let code = fields[&f.name].as_str().map(str::to_string);
+                    let code = fields[f.name.as_str()].as_str().map(str::to_string);
                     let label = code.and_then(|c| {
                         pack.code_label(f.code_list.as_deref()?, &c)
                             .map(str::to_string)
                     });
                     if let (Some(label), true) = (label, i % 2 == 0) {
-                        fields[&f.name] = Json::String(label);
+                        fields[f.name.as_str()] = Json::String(label);
                     }
                 }
                 fields

@@ -718,7 +718,7 @@ fn build_row(
                 };
                 match field_text(cell, field, epoch) {
                     Ok(Some(text)) => {
-                        fields.insert(name.clone(), Value::Text(text));
+                        fields.insert(field.name.clone(), Value::Text(text.into()));
                     }
                     Ok(None) => {}
                     Err(fault) => issues.push(ReadRowIssue {

@@ -75,7 +75,7 @@ fn read_all(
 
 fn text(record: &RawRecord, field: &str) -> Option<String> {
     match record.fields.get(field) {
-        Some(Value::Text(t)) => Some(t.clone()),
+        Some(Value::Text(t)) => Some(t.to_string()),
         Some(Value::List(items)) => Some(items.join(";")),
         None => None,
     }

@@ -2,18 +2,24 @@
 
 use std::collections::HashMap;
 
-use regfed_governance::{Fields, Value};
+use regfed_governance::{FieldName, Fields, Text, Value};
 use regfed_proto::v1 as pb;
 
 /// [`into_pb`] of a copy.
 pub fn to_pb(value: &Value) -> pb::Value {
-    into_pb(value.clone())
+    let kind = match value {
+        Value::Text(t) => pb::value::Kind::Text(t.to_string()),
+        Value::List(items) => pb::value::Kind::List(pb::StringList {
+            items: items.clone(),
+        }),
+    };
+    pb::Value { kind: Some(kind) }
 }
 
 /// A value on the wire.
 pub fn into_pb(value: Value) -> pb::Value {
     let kind = match value {
-        Value::Text(t) => pb::value::Kind::Text(t),
+        Value::Text(t) => pb::value::Kind::Text(t.into()),
         Value::List(items) => pb::value::Kind::List(pb::StringList { items }),
     };
     pb::Value { kind: Some(kind) }
@@ -22,14 +28,17 @@ pub fn into_pb(value: Value) -> pb::Value {
 /// A wire value; a value with no kind set reads as empty text.
 pub fn from_pb(value: pb::Value) -> Value {
     match value.kind {
-        Some(pb::value::Kind::Text(t)) => Value::Text(t),
+        Some(pb::value::Kind::Text(t)) => Value::Text(t.into()),
         Some(pb::value::Kind::List(l)) => Value::List(l.items),
-        None => Value::Text(String::new()),
+        None => Value::Text(Text::default()),
     }
 }
 
 pub fn fields_to_pb(fields: &Fields) -> HashMap<String, pb::Value> {
-    fields.iter().map(|(k, v)| (k.clone(), to_pb(v))).collect()
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), to_pb(v)))
+        .collect()
 }
 
 /// Fields as the submit request carries them: a list of named values.
@@ -37,7 +46,7 @@ pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
     fields
         .iter()
         .map(|(k, v)| pb::Field {
-            name: k.clone(),
+            name: k.to_string(),
             value: Some(to_pb(v)),
         })
         .collect()
@@ -48,7 +57,7 @@ pub fn fields_into_pb_list(fields: Fields) -> Vec<pb::Field> {
     fields
         .into_iter()
         .map(|(name, value)| pb::Field {
-            name,
+            name: name.into(),
             value: Some(into_pb(value)),
         })
         .collect()
@@ -60,10 +69,10 @@ pub fn fields_from_pb_list(fields: Vec<pb::Field>) -> Fields {
         .into_iter()
         .map(|f| {
             (
-                f.name,
+                FieldName::from(f.name),
                 f.value
                     .map(from_pb)
-                    .unwrap_or_else(|| Value::Text(String::new())),
+                    .unwrap_or_else(|| Value::Text(Text::default())),
             )
         })
         .collect()

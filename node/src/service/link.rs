@@ -9,7 +9,7 @@ use futures::Stream;
 use std::collections::HashMap;
 
 use regfed_governance::{
-    govern, Context, Fields, Lookup, Op, RawRecord, Region, RegionTable, Tier,
+    govern, Context, FieldName, Fields, Lookup, Op, RawRecord, Region, RegionTable, Tier,
 };
 use regfed_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
@@ -317,8 +317,8 @@ fn govern_records(
         .into_iter()
         .map(|(r, op, key_field)| {
             let mut fields = convert::value::fields_from_pb_list(r.fields);
-            if op == Op::Delete && !fields.contains_key(&key_field) {
-                fields.insert(key_field.clone(), r.key.clone().into());
+            if op == Op::Delete && !fields.contains_key(key_field.as_str()) {
+                fields.insert(FieldName::new(&key_field), r.key.clone().into());
             }
             let ctx = Context {
                 pack: &config.pack,

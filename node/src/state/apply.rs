@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use regfed_governance::indicators::{is_timely, Counters};
-use regfed_governance::{Fields, Op, Value};
+use regfed_governance::{FieldName, Fields, Op, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -813,11 +813,11 @@ fn changed_fields(previous: Option<&Fields>, next: &Fields) -> Vec<String> {
     let Some(previous) = previous else {
         return Vec::new();
     };
-    let names: BTreeSet<&String> = previous.keys().chain(next.keys()).collect();
+    let names: BTreeSet<&FieldName> = previous.keys().chain(next.keys()).collect();
     names
         .into_iter()
-        .filter(|n| previous.get(*n) != next.get(*n))
-        .cloned()
+        .filter(|n| previous.get(n.as_str()) != next.get(n.as_str()))
+        .map(|n| n.to_string())
         .collect()
 }
 
