@@ -18,21 +18,28 @@ thread_local! {
 /// Encodes a state value. Our types contain only strings, integers, maps and enums, which
 /// postcard always encodes.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    SCRATCH
-        .with(|scratch| {
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return postcard::to_stdvec(value);
-            };
-            if scratch.is_empty() {
-                scratch.resize(SCRATCH_BYTES, 0);
+    encode_with(value, <[u8]>::to_vec)
+}
+
+/// Encodes a state value and hands its bytes to `take`, which copies them where they go.
+pub fn encode_with<T: Serialize + ?Sized, R>(value: &T, take: impl FnOnce(&[u8]) -> R) -> R {
+    let whole = |value: &T| postcard::to_stdvec(value).expect("state types encode with postcard");
+    SCRATCH.with(|scratch| {
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return take(&whole(value));
+        };
+        if scratch.is_empty() {
+            scratch.resize(SCRATCH_BYTES, 0);
+        }
+        match postcard::to_slice(value, &mut scratch) {
+            Ok(bytes) => take(bytes),
+            Err(postcard::Error::SerializeBufferFull) => {
+                drop(scratch);
+                take(&whole(value))
             }
-            match postcard::to_slice(value, &mut scratch) {
-                Ok(bytes) => Ok(bytes.to_vec()),
-                Err(postcard::Error::SerializeBufferFull) => postcard::to_stdvec(value),
-                Err(e) => Err(e),
-            }
-        })
-        .expect("state types encode with postcard")
+            Err(e) => panic!("state types encode with postcard: {e}"),
+        }
+    })
 }
 
 /// Encodes a Raft entry, message or snapshot (often megabytes: into a growing vector,

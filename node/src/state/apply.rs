@@ -152,9 +152,8 @@ impl<'a> Applier<'a> {
     }
 
     pub fn write<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
-        // Serializing our own types to JSON cannot fail: they have string keys only.
-        let bytes = crate::codec::encode(value);
-        self.writes.put(key, bytes);
+        let writes = &mut self.writes;
+        crate::codec::encode_with(value, |bytes| writes.put_slice(key, bytes));
     }
 
     pub fn apply(
@@ -359,11 +358,13 @@ impl<'a> Applier<'a> {
     }
 
     fn bump_live(&mut self, dataset: &str, delta: i64) -> Result<(), ApplyError> {
-        if !self.live.contains_key(dataset) {
-            let n: i64 = self.read(&keys::live_count(dataset))?.unwrap_or(0);
-            self.live.insert(dataset.to_string(), n);
+        match self.live.get_mut(dataset) {
+            Some(n) => *n += delta,
+            None => {
+                let n: i64 = self.read(&keys::live_count(dataset))?.unwrap_or(0);
+                self.live.insert(dataset.to_string(), n + delta);
+            }
         }
-        *self.live.entry(dataset.to_string()).or_default() += delta;
         Ok(())
     }
 
@@ -793,14 +794,18 @@ impl<'a> Applier<'a> {
             self.coverage.insert(item_code.to_string(), days);
         }
         if let Some(days) = self.coverage.get_mut(item_code) {
-            let n = days.entry(action_date.to_string()).or_default();
-            if sign > 0 {
-                *n += 1;
-            } else {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    days.remove(action_date);
+            match days.get_mut(action_date) {
+                Some(n) if sign > 0 => *n += 1,
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        days.remove(action_date);
+                    }
                 }
+                None if sign > 0 => {
+                    days.insert(action_date.to_string(), 1);
+                }
+                None => {}
             }
         }
         Ok(())

@@ -33,7 +33,14 @@ pub const HOT_PREFIXES: &[&[u8]] = &[b"ctr/", b"cov/", b"_meta/"];
 pub const KEY_STATE_PREFIX: &[u8] = b"key/";
 
 pub fn key_state(dataset: &str, key: &str) -> Vec<u8> {
-    format!("key/{dataset}/{}", seg(key)).into_bytes()
+    // Built by hand: this key is made for every record applied, at every tier.
+    let key = seg(key);
+    let mut bytes = Vec::with_capacity(KEY_STATE_PREFIX.len() + dataset.len() + 1 + key.len());
+    bytes.extend_from_slice(KEY_STATE_PREFIX);
+    bytes.extend_from_slice(dataset.as_bytes());
+    bytes.push(b'/');
+    bytes.extend_from_slice(key.as_bytes());
+    bytes
 }
 
 pub fn key_state_prefix(dataset: &str) -> Vec<u8> {
@@ -150,3 +157,15 @@ pub fn notice_prefix(child: &str) -> Vec<u8> {
 
 /// The highest notice from the parent this node has applied.
 pub const NOTICES_APPLIED: &[u8] = b"_meta/notices_applied";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_state_key_escapes_its_record_key_and_sorts_under_its_prefix() {
+        assert_eq!(key_state("action", "A-1"), b"key/action/A-1");
+        assert_eq!(key_state("item", "a/b%c"), b"key/item/a%2Fb%25c");
+        assert!(key_state("item", "x").starts_with(&key_state_prefix("item")));
+    }
+}

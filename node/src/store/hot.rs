@@ -107,7 +107,7 @@ impl Hot {
         let mut covered = WriteSet::default();
         for (key, value) in set.iter().filter(|(k, _)| self.covers(k)) {
             match value {
-                Some(v) => covered.put(key.to_vec(), v.to_vec()),
+                Some(v) => covered.put_slice(key.to_vec(), v),
                 None => covered.delete(key.to_vec()),
             }
         }
