@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod bench;
 mod cli;
 mod cluster;
 mod crash;
