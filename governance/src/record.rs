@@ -347,12 +347,6 @@ impl From<String> for FieldName {
     }
 }
 
-impl From<&String> for FieldName {
-    fn from(name: &String) -> Self {
-        FieldName::new(name)
-    }
-}
-
 impl From<FieldName> for String {
     fn from(name: FieldName) -> Self {
         name.as_str().to_string()

@@ -82,9 +82,19 @@ fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
+/// The median of a benchmark's rounds (the upper one of an even count); 0 for none.
 pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Each round's rate for a report line: `41129, 39694, 32694`.
+pub(crate) fn list(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -280,12 +290,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             })
         );
     } else {
-        let list = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         println!("governance         {g:>10.0} records/s on one core, median of {rounds} (best {g_best:.0}; {} action records; target >= 150,000)", args.governance_records);
         println!("raw sled limit     {r:>10.0} records/s, median (rounds: {}; batches of {}, insert + sync, {record_bytes} bytes/record)", list(&raw), args.batch);
         println!("end-to-end ingest  {i:>10.0} records/s, median (rounds: {}; {n} actions a round, batches of {} over mTLS, durable before ack)", list(&ingest), args.batch);

@@ -14,6 +14,7 @@ use regfed_pki::Tier;
 use regfed_proto::v1 as pb;
 use regfed_sample::{action_stream, generate, SampleConfig};
 
+use crate::bench::{list, median};
 use crate::cli::submit::{send, Outgoing};
 use crate::federation::{self, NodePlan};
 use crate::local::{self, LocalNode, Processes, SampleForm};
@@ -78,11 +79,6 @@ async fn ingest(nodes: &[LocalNode], n: usize, batch: usize, start: u64) -> anyh
     Ok(per_second(n, started.elapsed()))
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
-
 pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let solo_plan = vec![NodePlan::new("solo", Tier::City, "420100", 3)?];
@@ -104,14 +100,7 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
         ratios.push(three / one);
     }
     drop(solo_procs);
-    let rates = |values: &[f64]| {
-        values
-            .iter()
-            .map(|v| format!("{v:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (one_list, three_list) = (rates(&ones), rates(&threes));
+    let (one_list, three_list) = (list(&ones), list(&threes));
     let ratio_list = ratios
         .iter()
         .map(|r| format!("{:.1}%", 100.0 * r))

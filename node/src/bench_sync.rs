@@ -169,6 +169,16 @@ async fn raw_grpc(
     Ok(rate)
 }
 
+/// Waits until `child` is linked to its parent; `failure` if it is not within `deadline`.
+async fn wait_linked(child: &LocalNode, deadline: Duration, failure: &str) -> anyhow::Result<()> {
+    let waiting = Instant::now();
+    while !status(child).await?.parent_connected {
+        anyhow::ensure!(waiting.elapsed() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
@@ -228,14 +238,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         std::slice::from_ref(national),
         dir.path(),
     )?);
-    let waiting = Instant::now();
-    while !status(hubei).await?.parent_connected {
-        anyhow::ensure!(
-            waiting.elapsed() < deadline,
-            "the province did not link to the centre"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_linked(hubei, deadline, "the province did not link to the centre").await?;
     let started = Instant::now();
     let national_at = loop {
         let held: u64 = status(national)
@@ -482,14 +485,7 @@ async fn sync_round(
     let deadline = Duration::from_secs(args.drain_timeout_secs);
     // The clock starts when the city's link is up again (its reconnect backoff is not the
     // drain rate).
-    let waiting = Instant::now();
-    while !status(wuhan).await?.parent_connected {
-        anyhow::ensure!(
-            waiting.elapsed() < deadline,
-            "the city did not link to the province"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_linked(wuhan, deadline, "the city did not link to the province").await?;
     let started = Instant::now();
     loop {
         if status(wuhan).await?.outbox_pending == 0 {
