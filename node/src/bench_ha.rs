@@ -165,7 +165,8 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
         .map(|f| format!("{f:.2} s"))
         .collect::<Vec<_>>()
         .join(", ");
-    let failover = median(&mut failovers);
+    // None when no leader was killed (`--failovers 0`).
+    let failover = (!failovers.is_empty()).then(|| median(&mut failovers));
     if args.json {
         println!(
             "{}",
@@ -190,7 +191,10 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
             "3 over 1        {:>10.1}% median of the rounds' ratios (rounds: {ratio_list}; target >= 60%)",
             100.0 * ratio
         );
-        println!("failover        {failover:>10.2} s median from kill -9 of the leader to the first acknowledged write ({list}; target < 3 s)");
+        match failover {
+            Some(f) => println!("failover        {f:>10.2} s median from kill -9 of the leader to the first acknowledged write ({list}; target < 3 s)"),
+            None => println!("failover        not measured (--failovers 0)"),
+        }
     }
     Ok(())
 }
