@@ -151,7 +151,12 @@ pub fn status_message(status: &tonic::Status) -> String {
     let mut message = format!("{} ({:?})", status.message(), status.code());
     let mut source = status.source();
     while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
+        // hyper's and h2's errors repeat their sources' text in their own: name each once.
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = s.source();
     }
     if message.contains("transport error") {
@@ -162,4 +167,35 @@ pub fn status_message(status: &tonic::Status) -> String {
         );
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose text repeats its source's, as hyper's and h2's do.
+    #[derive(Debug)]
+    struct Wrapping(std::io::Error);
+
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error reading a body from connection: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_status_message_names_each_cause_once() {
+        let cause =
+            std::io::Error::other("peer closed connection without sending TLS close_notify");
+        let status = tonic::Status::from_error(Box::new(Wrapping(cause)));
+        let message = status_message(&status);
+        assert_eq!(message.matches("close_notify").count(), 1, "{message}");
+        assert!(message.contains("error reading a body"), "{message}");
+    }
 }
