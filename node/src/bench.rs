@@ -78,7 +78,8 @@ fn process_cpu() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
-fn per_second(n: usize, elapsed: Duration) -> f64 {
+/// `n` records over `elapsed`, as records/s.
+pub(crate) fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 

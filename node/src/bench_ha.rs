@@ -14,7 +14,7 @@ use regfed_pki::Tier;
 use regfed_proto::v1 as pb;
 use regfed_sample::{action_stream, generate, SampleConfig};
 
-use crate::bench::{list, median};
+use crate::bench::{list, median, per_second};
 use crate::cli::submit::{send, Outgoing};
 use crate::federation::{self, NodePlan};
 use crate::local::{self, LocalNode, Processes, SampleForm};
@@ -52,10 +52,6 @@ async fn leader_index(nodes: &[LocalNode]) -> Option<usize> {
         }
     }
     None
-}
-
-fn per_second(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
 /// Ingests `n` actions, numbered from `start`, into the group of `nodes` (through its

@@ -21,6 +21,7 @@ use regfed_proto::v1 as pb;
 use regfed_sample::{action_stream, generate, SampleConfig};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::bench::per_second;
 use crate::federation::{self, NodePlan};
 use crate::local::{self, LocalNode, Processes, SampleForm};
 use crate::store::{Store, StoreOptions, WriteSet};
@@ -51,10 +52,6 @@ pub struct SyncBenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-fn per_second(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
 /// A node's status, over one kept connection per node: the polls below run every few
