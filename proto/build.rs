@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=build.rs");
     let descriptors = protox::compile(files, ["."])?;
     tonic_prost_build::configure()
+        // Written by hand over the standard's record fields (src/wire.rs).
+        .extern_path(".regfed.v1.UpRecord", "crate::wire::UpRecord")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

@@ -433,7 +433,7 @@ async fn sync_round(
                             key: s.key.clone(),
                             version: 1,
                             op: "upsert".into(),
-                            fields: crate::convert::value::fields_to_pb_list(&s.record.fields),
+                            fields: s.record.fields.clone(),
                             origin_region: wuhan.region.clone(),
                             origin_department: s.department.clone().unwrap_or_default(),
                             reported_at_ms: received_at,

@@ -1,7 +1,10 @@
-//! The generated gRPC types and services of `regfed.proto`. No logic lives here.
+//! The regfed gRPC protocol: the types and services generated from `regfed.proto`, and
+//! [`v1::UpRecord`], the one message written by hand (see `wire.rs`).
 
-#![allow(clippy::all, missing_docs)]
-
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("regfed.v1");
+    pub use crate::wire::UpRecord;
 }
+
+mod wire;

@@ -1,10 +1,10 @@
 //! Link messages: a stored version going up, a notice going down, and back.
 
-use regfed_governance::Op;
+use regfed_governance::{Fields, Op};
 use regfed_proto::v1 as pb;
 
 use super::issue::{issue_from_pb, issue_to_pb};
-use super::value::{fields_from_pb_list, fields_into_pb_list, fields_to_pb_list};
+use super::value::{fields_from_pb_list, fields_to_pb_list};
 use crate::state::model::{Hop, Notice, NoticeKind, OutboxEntry, RaisedBy, VersionRecord};
 use crate::state::Origin;
 
@@ -23,9 +23,9 @@ pub fn up_record(change: OutboxEntry, record: VersionRecord, here: &Hop) -> pb::
         version: record.origin_version,
         op: change.op.as_str().to_string(),
         fields: if change.op == Op::Delete {
-            Vec::new()
+            Fields::new()
         } else {
-            fields_into_pb_list(record.fields)
+            record.fields
         },
         origin_region: record.origin.region,
         origin_department: record.origin.department,

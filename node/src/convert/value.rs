@@ -5,22 +5,13 @@ use std::collections::HashMap;
 use regfed_governance::{FieldName, Fields, Text, Value};
 use regfed_proto::v1 as pb;
 
-/// [`into_pb`] of a copy.
+/// A value on the wire.
 pub fn to_pb(value: &Value) -> pb::Value {
     let kind = match value {
         Value::Text(t) => pb::value::Kind::Text(t.to_string()),
         Value::List(items) => pb::value::Kind::List(pb::StringList {
             items: items.clone(),
         }),
-    };
-    pb::Value { kind: Some(kind) }
-}
-
-/// A value on the wire.
-pub fn into_pb(value: Value) -> pb::Value {
-    let kind = match value {
-        Value::Text(t) => pb::value::Kind::Text(t.into()),
-        Value::List(items) => pb::value::Kind::List(pb::StringList { items }),
     };
     pb::Value { kind: Some(kind) }
 }
@@ -48,17 +39,6 @@ pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
         .map(|(k, v)| pb::Field {
             name: k.to_string(),
             value: Some(to_pb(v)),
-        })
-        .collect()
-}
-
-/// [`fields_to_pb_list`], moving the text instead of copying it.
-pub fn fields_into_pb_list(fields: Fields) -> Vec<pb::Field> {
-    fields
-        .into_iter()
-        .map(|(name, value)| pb::Field {
-            name: name.into(),
-            value: Some(into_pb(value)),
         })
         .collect()
 }

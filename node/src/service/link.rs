@@ -316,7 +316,7 @@ fn govern_records(
     let records = records
         .into_iter()
         .map(|(r, op, key_field)| {
-            let mut fields = convert::value::fields_from_pb_list(r.fields);
+            let mut fields = r.fields;
             if op == Op::Delete && !fields.contains_key(key_field.as_str()) {
                 fields.insert(FieldName::new(&key_field), r.key.clone().into());
             }
