@@ -169,7 +169,7 @@ pub async fn load_samples(
     set: &regfed_sample::SampleSet,
     form: SampleForm,
 ) -> anyhow::Result<LoadReport> {
-    use crate::cli::submit::{send, Outgoing};
+    use crate::cli::submit::{send_to_group, Outgoing};
     let mut report = LoadReport::default();
     let nodes = vec![node.addr.to_string()];
     let pack = regfed_governance::RulePack::builtin();
@@ -192,8 +192,7 @@ pub async fn load_samples(
             if records.is_empty() {
                 continue;
             }
-            let mut client = crate::client::connect(&nodes, identity).await?;
-            let summary = send(&mut client, &spec.name, None, &records, 1000).await?;
+            let summary = send_to_group(&nodes, identity, &spec.name, None, &records, 1000).await?;
             for r in summary.results {
                 report.results.insert((spec.name.clone(), r.key.clone()), r);
             }
@@ -210,7 +209,7 @@ pub async fn submit_actions(
     clients: usize,
     batch: usize,
 ) -> anyhow::Result<usize> {
-    use crate::cli::submit::{send, Outgoing};
+    use crate::cli::submit::{send_to_group, Outgoing};
     let mut by_dept: std::collections::BTreeMap<String, Vec<Outgoing>> = Default::default();
     for s in samples {
         by_dept
@@ -234,8 +233,7 @@ pub async fn submit_actions(
             let (nodes, identity, part) =
                 (vec![node.addr.to_string()], identity.clone(), part.to_vec());
             tasks.push(tokio::spawn(async move {
-                let mut client = crate::client::connect(&nodes, &identity).await?;
-                send(&mut client, "action", None, &part, batch).await
+                send_to_group(&nodes, &identity, "action", None, &part, batch).await
             }));
         }
     }

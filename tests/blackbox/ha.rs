@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use regfed::cli::submit::{send, Outgoing};
+use regfed::cli::submit::{send, send_to_group, Outgoing};
 use regfed::federation::NodePlan;
 use regfed::local::{load_samples, LocalNode, SampleForm};
 use regfed_pki::Tier;
@@ -105,6 +105,8 @@ pub async fn load(
 struct Load {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<(Ledger, Vec<Instant>)>>,
+    /// The sample configuration and the reference data loaded at the group.
+    samples: (SampleConfig, regfed_sample::SampleSet),
 }
 
 impl Load {
@@ -142,7 +144,26 @@ impl Load {
                 stop_rx.clone(),
             )));
         }
-        Load { stop, tasks }
+        Load {
+            stop,
+            tasks,
+            samples: (cfg, refs),
+        }
+    }
+
+    /// `n` valid actions of department `dept`, numbered from `start`, apart from the
+    /// clients' own.
+    fn more_actions(&self, dept: &str, start: u64, n: usize) -> Vec<Outgoing> {
+        let (cfg, refs) = &self.samples;
+        action_stream(cfg, refs, start, n * 10)
+            .into_iter()
+            .filter(|s| s.department.as_deref() == Some(dept))
+            .take(n)
+            .map(|s| Outgoing {
+                source: s.key.clone(),
+                record: s.record,
+            })
+            .collect()
     }
 
     /// Stops the clients and merges what they saw; every batch must have been acknowledged.
@@ -225,6 +246,16 @@ async fn a_group_of_three_survives_its_leader_killed() {
     let leader = leader_of(&nodes, None, "a leader").await;
     let killed_at = Instant::now();
     fed.nodes.get_mut(&nodes[leader].id).unwrap().kill9();
+    // A submission started during the election rides it out: the killed leader is named
+    // first, and a follower answers "not the leader" until the group has a new one.
+    let (dept, identity) = &nodes[0].departments[0];
+    let during = load.more_actions(&dept.code, 90_000_000, 20);
+    let mut members: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    members.rotate_left(leader);
+    let sent = send_to_group(&members, identity, "action", None, &during, 10)
+        .await
+        .expect("a batch refused during the election is sent again until a leader takes it");
+    assert_eq!(sent.count("accepted"), during.len(), "{:?}", sent.results);
     let new_leader = leader_of(&nodes, Some(leader), "a new leader").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     fed.nodes.get_mut(&nodes[leader].id).unwrap().start().await;
@@ -232,9 +263,19 @@ async fn a_group_of_three_survives_its_leader_killed() {
     let (ledger, acked_at) = load.finish().await;
     let first_after_kill = acked_at.into_iter().filter(|t| *t > killed_at).min();
     let (held, index) = check_group(&nodes, new_leader, &ledger).await;
+    let during_held = crate::federation::holdings(&nodes[new_leader]).await;
+    let missing: Vec<_> = during
+        .iter()
+        .filter(|o| !during_held.contains_key(&("action".to_string(), o.source.clone())))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "sent during the election and lost: {missing:?}"
+    );
     println!(
-        "group of 3: {} actions acknowledged ({held} held, all present once), {} with an unknown outcome retried, leader {} killed, new leader {} after {:?}, first write acknowledged {:?} after the kill; replicas at log index {index}",
+        "group of 3: {} actions acknowledged and {} more sent during the election ({held} held, all present once), {} with an unknown outcome retried, leader {} killed, new leader {} after {:?}, first write acknowledged {:?} after the kill; replicas at log index {index}",
         ledger.ok.len(),
+        during.len(),
         ledger.unknown.len(),
         nodes[leader].id,
         nodes[new_leader].id,

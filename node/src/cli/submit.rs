@@ -1,7 +1,8 @@
 //! `regfed submit`: read JSONL, CSV or Excel files, send them in batches, print the verdicts;
 //! for a workbook, optionally write the result workbook with every problem cell marked.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use clap::Args;
@@ -125,7 +126,11 @@ impl Summary {
     }
 }
 
-/// Sends `records` in batches of `batch`, returning every verdict.
+/// How long a submission to a group waits out a change of leader before giving up.
+const LEADER_CHANGE_WAIT: Duration = Duration::from_secs(30);
+
+/// Sends `records` in batches of `batch` to the node `client` talks to, returning every
+/// verdict; the first batch the node does not accept ends the run.
 pub async fn send(
     client: &mut crate::client::Client,
     dataset: &str,
@@ -133,24 +138,84 @@ pub async fn send(
     records: &[Outgoing],
     batch: usize,
 ) -> anyhow::Result<Summary> {
+    send_batches(client, None, dataset, department, records, batch).await
+}
+
+/// [`send`] to a group through any of its members `nodes`, as `identity`, riding out a
+/// change of leader: when a member answers that it is not the leader (the group is
+/// electing one) or the connection fails, it connects again and sends the same batch,
+/// for up to [`LEADER_CHANGE_WAIT`]. Neither answer applied the batch, unless the old
+/// leader committed it just before it fell; then its records come back `unchanged` with
+/// their status, never stored twice.
+pub async fn send_to_group(
+    nodes: &[String],
+    identity: &Path,
+    dataset: &str,
+    department: Option<&str>,
+    records: &[Outgoing],
+    batch: usize,
+) -> anyhow::Result<Summary> {
+    let mut client = crate::client::connect(nodes, identity).await?;
+    let group = Some((nodes, identity));
+    send_batches(&mut client, group, dataset, department, records, batch).await
+}
+
+/// Whether a failed submission may be sent again: the member was not the leader, or the
+/// connection to it failed.
+fn worth_resending(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
+}
+
+async fn send_batches(
+    client: &mut crate::client::Client,
+    group: Option<(&[String], &Path)>,
+    dataset: &str,
+    department: Option<&str>,
+    records: &[Outgoing],
+    batch: usize,
+) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     for (n, chunk) in records.chunks(batch.max(1)).enumerate() {
-        let request = pb::SubmitRequest {
+        let request = || pb::SubmitRequest {
             dataset: dataset.to_string(),
             records: to_pb(chunk),
             department: department.unwrap_or_default().to_string(),
         };
-        let response = client
-            .submit(request)
-            .await
-            .map_err(|s| anyhow!(crate::client::status_message(&s)))
-            .with_context(|| {
+        let mut first_failure: Option<Instant> = None;
+        let response = loop {
+            let status = match client.submit(request()).await {
+                Ok(response) => break response,
+                Err(status) => status,
+            };
+            let failed = || {
                 format!(
                     "batch {} ({} records) was not accepted by the node",
                     n + 1,
                     chunk.len()
                 )
-            })?;
+            };
+            let Some((nodes, identity)) = group.filter(|_| worth_resending(&status)) else {
+                return Err(anyhow!(crate::client::status_message(&status))).with_context(failed);
+            };
+            let since = *first_failure.get_or_insert_with(Instant::now);
+            if since.elapsed() >= LEADER_CHANGE_WAIT {
+                return Err(anyhow!(crate::client::status_message(&status))).with_context(|| {
+                    format!(
+                        "{}, after {} s of waiting for the group to have a leader",
+                        failed(),
+                        LEADER_CHANGE_WAIT.as_secs()
+                    )
+                });
+            }
+            tracing::info!(batch = n + 1, reason = %crate::client::status_message(&status), "Sending the batch again: the group may be electing a leader.");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Ok(again) = crate::client::connect(nodes, identity).await {
+                *client = again;
+            }
+        };
         summary.results.extend(response.into_inner().results);
     }
     Ok(summary)
@@ -198,9 +263,9 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
             source: r.source,
         }));
     }
-    let mut client = crate::client::connect(&args.client.nodes, &args.client.identity).await?;
-    let summary = send(
-        &mut client,
+    let summary = send_to_group(
+        &args.client.nodes,
+        &args.client.identity,
         dataset,
         args.department.as_deref(),
         &records,
