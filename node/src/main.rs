@@ -37,7 +37,7 @@ fn disable_transparent_huge_pages() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
-    // SAFETY: as above, a plain integer option set before any other thread exists.
+    // SAFETY: sets a plain integer option before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
 }
 

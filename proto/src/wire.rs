@@ -70,6 +70,37 @@ fn put_str(tag: u32, value: &str, buf: &mut impl BufMut) {
     buf.put_slice(value.as_bytes());
 }
 
+// A proto3 string or uint64 member is left out when it holds its default; each pair
+// below keeps that rule for the encoding and its length alike.
+
+fn put_string(tag: u32, value: &str, buf: &mut impl BufMut) {
+    if !value.is_empty() {
+        put_str(tag, value, buf);
+    }
+}
+
+fn string_len(tag: u32, value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        delimited_len(tag, value.len())
+    }
+}
+
+fn put_u64(tag: u32, value: u64, buf: &mut impl BufMut) {
+    if value != 0 {
+        encoding::uint64::encode(tag, &value, buf);
+    }
+}
+
+fn u64_len(tag: u32, value: u64) -> usize {
+    if value == 0 {
+        0
+    } else {
+        key_len(tag) + encoded_len_varint(value)
+    }
+}
+
 /// The encoded length of a `StringList`'s items.
 fn list_len(items: &[String]) -> usize {
     items
@@ -88,21 +119,14 @@ fn value_len(value: &Value) -> usize {
 
 /// The encoded length of a `Field`, given its value's.
 fn field_len(name: &str, value_len: usize) -> usize {
-    let name_len = if name.is_empty() {
-        0
-    } else {
-        delimited_len(FIELD_NAME, name.len())
-    };
-    name_len + delimited_len(FIELD_VALUE, value_len)
+    string_len(FIELD_NAME, name) + delimited_len(FIELD_VALUE, value_len)
 }
 
 fn encode_field(name: &str, value: &Value, buf: &mut impl BufMut) {
     let value_len = value_len(value);
     encode_key(FIELDS, WireType::LengthDelimited, buf);
     encode_varint(field_len(name, value_len) as u64, buf);
-    if !name.is_empty() {
-        put_str(FIELD_NAME, name, buf);
-    }
+    put_string(FIELD_NAME, name, buf);
     encode_key(FIELD_VALUE, WireType::LengthDelimited, buf);
     encode_varint(value_len as u64, buf);
     match value {
@@ -236,48 +260,18 @@ fn merge_field_entry(
     Ok(())
 }
 
-fn string_len(tag: u32, value: &str) -> usize {
-    if value.is_empty() {
-        0
-    } else {
-        delimited_len(tag, value.len())
-    }
-}
-
-fn u64_len(tag: u32, value: u64) -> usize {
-    if value == 0 {
-        0
-    } else {
-        key_len(tag) + encoded_len_varint(value)
-    }
-}
-
 impl prost::Message for UpRecord {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        if self.seq != 0 {
-            encoding::uint64::encode(SEQ, &self.seq, buf);
-        }
-        if !self.dataset.is_empty() {
-            encoding::string::encode(DATASET, &self.dataset, buf);
-        }
-        if !self.key.is_empty() {
-            encoding::string::encode(KEY, &self.key, buf);
-        }
-        if self.version != 0 {
-            encoding::uint64::encode(VERSION, &self.version, buf);
-        }
-        if !self.op.is_empty() {
-            encoding::string::encode(OP, &self.op, buf);
-        }
+        put_u64(SEQ, self.seq, buf);
+        put_string(DATASET, &self.dataset, buf);
+        put_string(KEY, &self.key, buf);
+        put_u64(VERSION, self.version, buf);
+        put_string(OP, &self.op, buf);
         for (name, value) in &self.fields {
             encode_field(name, value, buf);
         }
-        if !self.origin_region.is_empty() {
-            encoding::string::encode(ORIGIN_REGION, &self.origin_region, buf);
-        }
-        if !self.origin_department.is_empty() {
-            encoding::string::encode(ORIGIN_DEPARTMENT, &self.origin_department, buf);
-        }
+        put_string(ORIGIN_REGION, &self.origin_region, buf);
+        put_string(ORIGIN_DEPARTMENT, &self.origin_department, buf);
         if self.reported_at_ms != 0 {
             encoding::int64::encode(REPORTED_AT_MS, &self.reported_at_ms, buf);
         }
