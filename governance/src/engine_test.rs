@@ -172,7 +172,7 @@ fn run(case: &Case) -> Verdict {
     let mut fields = example(case.dataset);
     for (name, value) in &case.edits {
         if value.is_empty() {
-            fields.remove(*name);
+            fields.remove(name);
         } else {
             fields.insert(FieldName::new(name), Value::Text((*value).into()));
         }

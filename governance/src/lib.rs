@@ -8,6 +8,7 @@
 pub mod checkdigit;
 pub mod engine;
 mod fieldcheck;
+pub mod fields;
 pub mod indicators;
 pub mod lookup;
 pub mod pack;

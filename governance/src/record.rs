@@ -2,7 +2,7 @@
 //! operation and a map of field values.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -120,8 +120,7 @@ impl From<Text> for Value {
     }
 }
 
-/// A record's fields by field name, ordered so that serialization is deterministic.
-pub type Fields = BTreeMap<FieldName, Value>;
+pub use crate::fields::Fields;
 
 /// The field names of the standard's data sets. A record's fields are decoded, copied and
 /// freed at every step of every tier; names from this list are shared, never allocated.

@@ -81,13 +81,13 @@ pub(crate) fn to_fields(
     slots: &mut [Option<Value>],
     unknown: &Unknown<'_>,
 ) -> Fields {
-    // In name order, so that the map is built without sorting (when the order is current),
-    // from a vector of the exact size, which the map's constructor sorts in place.
+    // In name order (when the order is current), so that each field is a push onto a
+    // vector of the exact size.
     let present = slots.iter().filter(|s| s.is_some()).count();
-    let mut entries = Vec::with_capacity(present + unknown.len());
+    let mut fields = Fields::with_capacity(present + unknown.len());
     let mut take = |i: usize| {
         if let Some(value) = slots[i].take() {
-            entries.push((spec.fields[i].name.clone(), value));
+            fields.insert(spec.fields[i].name.clone(), value);
         }
     };
     if spec.name_order.len() == spec.fields.len() {
@@ -96,9 +96,9 @@ pub(crate) fn to_fields(
         (0..spec.fields.len()).for_each(take);
     }
     for (name, value) in unknown {
-        entries.push(((*name).clone(), (*value).clone()));
+        fields.insert((*name).clone(), (*value).clone());
     }
-    entries.into_iter().collect()
+    fields
 }
 
 /// Standardizes one value of a field; `None` when it is blank.

@@ -109,7 +109,7 @@ pub mod fields {
                 f.write_str("a sequence of fields")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Fields, A::Error> {
-                let mut fields = Fields::new();
+                let mut fields = Fields::with_capacity(seq.size_hint().unwrap_or(0).min(256));
                 while let Some((name, value)) = seq.next_element::<(NameIn, Value)>()? {
                     let name = match name {
                         NameIn::Known(i) => FieldName::standard(i).ok_or_else(|| {

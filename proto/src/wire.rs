@@ -253,6 +253,11 @@ fn merge_field_entry(
         },
     )?;
     let (name, value) = entry;
+    if fields.is_empty() {
+        // The wire does not say how many fields follow; the standard's data sets have up
+        // to a dozen, so one allocation holds them.
+        fields.reserve(16);
+    }
     fields.insert(
         name.unwrap_or_else(|| FieldName::new("")),
         value.unwrap_or_else(|| Value::Text(Text::default())),
