@@ -90,6 +90,21 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Each round's rate for a report line: `41129, 39694, 32694`.
+/// CPU time (user and system) a process has used so far, in seconds: Linux's
+/// `/proc/{pid}/stat`; `None` elsewhere or when the process is gone.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: count fields after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_ascii_whitespace();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf reads a constant of the system and has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}
+
 pub(crate) fn list(values: &[f64]) -> String {
     values
         .iter()

@@ -14,7 +14,7 @@ use regfed_pki::Tier;
 use regfed_proto::v1 as pb;
 use regfed_sample::{action_stream, generate, SampleConfig};
 
-use crate::bench::{list, median, per_second};
+use crate::bench::{cpu_seconds, list, median, per_second};
 use crate::cli::submit::{send, Outgoing};
 use crate::federation::{self, NodePlan};
 use crate::local::{self, LocalNode, Processes, SampleForm};
@@ -54,9 +54,26 @@ async fn leader_index(nodes: &[LocalNode]) -> Option<usize> {
     None
 }
 
+/// One group's ingest of a round: its rate, and the CPU time each member spent per
+/// acknowledged record.
+struct Ingest {
+    rate: f64,
+    /// Microseconds of CPU (user and system) per record, by member; `None` where it could
+    /// not be read (not Linux).
+    cpu_us: Vec<Option<f64>>,
+    /// The member that led during the round.
+    leader: Option<usize>,
+}
+
 /// Ingests `n` actions, numbered from `start`, into the group of `nodes` (through its
-/// leader); answers records/s.
-async fn ingest(nodes: &[LocalNode], n: usize, batch: usize, start: u64) -> anyhow::Result<f64> {
+/// leader, whose processes are `pids`).
+async fn ingest(
+    nodes: &[LocalNode],
+    pids: &[Option<u32>],
+    n: usize,
+    batch: usize,
+    start: u64,
+) -> anyhow::Result<Ingest> {
     let first = &nodes[0];
     local::wait_ready(first, Duration::from_secs(60)).await?;
     let depts = first.departments.iter().map(|(d, _)| d.clone()).collect();
@@ -66,13 +83,48 @@ async fn ingest(nodes: &[LocalNode], n: usize, batch: usize, start: u64) -> anyh
     let refs = generate(&cfg);
     local::load_samples(first, &refs, SampleForm::AsSubmitted).await?;
     let samples = action_stream(&cfg, &refs, start, n);
-    let started = Instant::now();
+    let leader = leader_index(nodes).await;
+    let cpu = || -> Vec<Option<f64>> { pids.iter().map(|p| p.and_then(cpu_seconds)).collect() };
+    let (cpu_before, started) = (cpu(), Instant::now());
     let accepted = local::submit_actions(first, samples, 2, batch).await?;
+    let (elapsed, cpu_after) = (started.elapsed(), cpu());
     anyhow::ensure!(
         accepted == n,
         "only {accepted} of {n} actions were accepted"
     );
-    Ok(per_second(n, started.elapsed()))
+    let cpu_us = cpu_before
+        .iter()
+        .zip(&cpu_after)
+        .map(|(b, a)| Some((a.as_ref()? - b.as_ref()?) * 1e6 / n as f64))
+        .collect();
+    Ok(Ingest {
+        rate: per_second(n, elapsed),
+        cpu_us,
+        leader,
+    })
+}
+
+/// CPU per record of each member, leader first, over the rounds (medians): the
+/// arithmetic of the ratio on a machine whose cores the members share.
+fn cpu_by_role(rounds: &[Ingest]) -> Vec<f64> {
+    let members = rounds.first().map_or(0, |r| r.cpu_us.len());
+    let mut by_role: Vec<Vec<f64>> = vec![Vec::new(); members];
+    for r in rounds {
+        let Some(leader) = r.leader else { continue };
+        let mut order: Vec<usize> = (0..members).collect();
+        order.swap(0, leader);
+        order[1..].sort_unstable();
+        for (role, member) in order.into_iter().enumerate() {
+            if let Some(us) = r.cpu_us[member] {
+                by_role[role].push(us);
+            }
+        }
+    }
+    by_role
+        .iter_mut()
+        .filter(|v| !v.is_empty())
+        .map(|v| median(v))
+        .collect()
 }
 
 pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
@@ -87,15 +139,19 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
     let solo_procs = Processes::spawn(&solo, dir.path())?;
     let mut procs = Processes::spawn(&group, dir.path())?;
     let (mut ones, mut threes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut one_rounds, mut three_rounds) = (Vec::new(), Vec::new());
     for round in 0..args.rounds.max(1) {
         let start = 1 + (round * args.records) as u64;
-        let one = ingest(&solo, args.records, args.batch, start).await?;
-        let three = ingest(&group, args.records, args.batch, start).await?;
-        ones.push(one);
-        threes.push(three);
-        ratios.push(three / one);
+        let one = ingest(&solo, &solo_procs.pids(), args.records, args.batch, start).await?;
+        let three = ingest(&group, &procs.pids(), args.records, args.batch, start).await?;
+        ones.push(one.rate);
+        threes.push(three.rate);
+        ratios.push(three.rate / one.rate);
+        one_rounds.push(one);
+        three_rounds.push(three);
     }
     drop(solo_procs);
+    let (cpu_one, cpu_three) = (cpu_by_role(&one_rounds), cpu_by_role(&three_rounds));
     let (one_list, three_list) = (list(&ones), list(&threes));
     let ratio_list = ratios
         .iter()
@@ -175,6 +231,10 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
                 "failovers": failovers,
                 "records": args.records,
                 "batch": args.batch,
+                "cpu_us_per_record": {
+                    "group_of_1": cpu_one,
+                    "group_of_3_leader_then_followers": cpu_three,
+                },
             })
         );
     } else {
@@ -187,6 +247,15 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
             "3 over 1        {:>10.1}% median of the rounds' ratios (rounds: {ratio_list}; target >= 60%)",
             100.0 * ratio
         );
+        if let ([one], [leader, followers @ ..]) = (&cpu_one[..], &cpu_three[..]) {
+            let followers = followers
+                .iter()
+                .map(|f| format!("{f:.1}"))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            let total = leader + cpu_three[1..].iter().sum::<f64>();
+            println!("CPU per record  group of 1 {one:.1} us; group of 3 {total:.1} us: leader {leader:.1}, followers {followers} (medians of user + system time per acknowledged record; where the members share the cores and keep them as busy, 3 over 1 comes to the ratio of the two, {:.1}%)", 100.0 * one / total);
+        }
         match failover {
             Some(f) => println!("failover        {f:>10.2} s median from kill -9 of the leader to the first acknowledged write ({list}; target < 3 s)"),
             None => println!("failover        not measured (--failovers 0)"),

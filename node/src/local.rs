@@ -281,6 +281,14 @@ impl Processes {
         Ok(Processes(all))
     }
 
+    /// The process id of each node, `None` for one killed and not restarted.
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        self.0
+            .iter()
+            .map(|(_, c)| c.as_ref().map(Child::id))
+            .collect()
+    }
+
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.0[i].1.take() {
             let _ = c.kill();

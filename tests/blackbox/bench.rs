@@ -120,5 +120,23 @@ fn bench_ha_compares_the_groups_in_rounds_and_times_a_failover() {
     ] {
         measured(&figures, name);
     }
+    // Each member's CPU per record, the leader first, read from /proc.
+    let cpu = &figures["cpu_us_per_record"];
+    if cfg!(target_os = "linux") {
+        assert_eq!(
+            cpu["group_of_1"].as_array().map(Vec::len),
+            Some(1),
+            "{figures}"
+        );
+        let three = cpu["group_of_3_leader_then_followers"].as_array();
+        assert_eq!(three.map(Vec::len), Some(3), "{figures}");
+        for us in three
+            .into_iter()
+            .flatten()
+            .chain(cpu["group_of_1"].as_array().into_iter().flatten())
+        {
+            assert!(us.as_f64().is_some_and(|us| us > 0.0), "{figures}");
+        }
+    }
     println!("bench-ha: {figures}");
 }
