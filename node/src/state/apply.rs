@@ -13,11 +13,11 @@ use super::command::{
     Command, CommandResponse, GovernedRecord, NoticeBatch, Outcome, RecordOutcome, SubmitBatch,
     SyncBatch, SyncOutcome,
 };
-use super::keys;
 use super::model::{
     AuditEvent, Hop, KeyState, KeyStateRef, Notice, NoticeKind, OutboxEntry, QueueEntry,
     QueueStatus, RaisedBy, Status, VersionRecord, VersionRecordRef,
 };
+use super::{bucket, keys};
 use super::{china_day, Millis, Origin};
 use crate::store::{Store, StoreError, WriteSet};
 
@@ -32,6 +32,18 @@ pub enum ApplyError {
         key: String,
         source: crate::codec::Error,
     },
+    #[error("stored value at {key} does not decode: {source}")]
+    Bucket {
+        key: String,
+        source: bucket::Damaged,
+    },
+}
+
+fn damaged(key: &[u8], source: bucket::Damaged) -> ApplyError {
+    ApplyError::Bucket {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    }
 }
 
 /// Accepted changes per `chg/` key. sled copies a whole leaf (up to 16 keys) at every
@@ -149,6 +161,57 @@ impl<'a> Applier<'a> {
                 key: String::from_utf8_lossy(key).into_owned(),
                 source,
             })
+    }
+
+    /// The key state in `slot` of the bucket at `bucket_key`, as this apply leaves it.
+    fn read_key_state(
+        &self,
+        bucket_key: &[u8],
+        slot: &str,
+    ) -> Result<Option<KeyState>, ApplyError> {
+        let stored;
+        let bucket = match self.writes.get(bucket_key) {
+            Some(Some(v)) => v,
+            Some(None) => return Ok(None),
+            None => match self.store.get(bucket_key)? {
+                Some(v) => {
+                    stored = v;
+                    &stored[..]
+                }
+                None => return Ok(None),
+            },
+        };
+        let Some(state) = bucket::get(bucket, slot).map_err(|e| damaged(bucket_key, e))? else {
+            return Ok(None);
+        };
+        crate::codec::decode(state)
+            .map(Some)
+            .map_err(|source| ApplyError::Decode {
+                key: String::from_utf8_lossy(bucket_key).into_owned(),
+                source,
+            })
+    }
+
+    /// Sets the key state in `slot` of the bucket at `bucket_key`.
+    fn write_key_state<T: Serialize>(
+        &mut self,
+        bucket_key: Vec<u8>,
+        slot: &str,
+        state: &T,
+    ) -> Result<(), ApplyError> {
+        let stored;
+        let old = match self.writes.get(&bucket_key) {
+            Some(Some(v)) => v,
+            Some(None) => &[][..],
+            None => {
+                stored = self.store.get(&bucket_key)?.unwrap_or_default();
+                &stored[..]
+            }
+        };
+        let new = crate::codec::encode_with(state, |bytes| bucket::with(old, slot, bytes))
+            .map_err(|e| damaged(&bucket_key, e))?;
+        self.writes.put(bucket_key, new);
+        Ok(())
     }
 
     pub fn write<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
@@ -459,8 +522,8 @@ impl<'a> Applier<'a> {
             });
         }
 
-        let state_key = keys::key_state(dataset, &verdict.key);
-        let previous: Option<KeyState> = self.read(&state_key)?;
+        let (bucket_key, slot) = keys::key_state(dataset, &verdict.key);
+        let previous = self.read_key_state(&bucket_key, slot)?;
         if let (Some(up), Some(prev)) = (&a.upstream, &previous) {
             if prev.origin.region != a.origin.region && prev.current().is_some() {
                 return self.cross_origin(a, up, prev, verdict);
@@ -646,7 +709,7 @@ impl<'a> Applier<'a> {
                 hops: a.upstream.as_ref().map_or(&[], |up| up.hops),
             },
         };
-        self.write(state_key, &state);
+        self.write_key_state(bucket_key, slot, &state)?;
         Ok(outcome(version))
     }
 

@@ -486,3 +486,62 @@ fn a_group_applies_its_commands_in_order_and_answers_each() {
         vec![super::keys::audit(1, 0), super::keys::audit(1, 1)]
     );
 }
+
+#[test]
+fn keys_numbered_together_share_a_bucket_and_keep_their_own_states() {
+    let (_dir, store) = open();
+    // I10..I19 share one bucket, written in one batch; I1 and I1X have buckets of their own.
+    let first: Vec<Verdict> = (10..20)
+        .map(|n| verdict(&format!("I{n}"), Op::Upsert, &format!("item {n}"), None))
+        .collect();
+    apply(&store, 1, batch(1_000, first));
+    apply(
+        &store,
+        2,
+        batch(
+            2_000,
+            vec![
+                verdict("I1", Op::Upsert, "item 1", None),
+                verdict("I1X", Op::Upsert, "item 1X", None),
+                // A second version of one slot, and a rejected one of another.
+                verdict("I13", Op::Upsert, "item 13 renamed", None),
+                verdict("I17", Op::Upsert, "item 17 bad", Some("item.item_name.bad")),
+            ],
+        ),
+    );
+    let name = |key: &str| {
+        let state = read::key_state(&store, "item", key).unwrap().expect(key);
+        let text = |f: &Fields| f["item_name"].as_text().unwrap().to_string();
+        (
+            state.latest.version,
+            text(&state.latest.fields),
+            state.current().map(|c| text(&c.fields)),
+        )
+    };
+    for n in (10..20).filter(|n| ![13, 17].contains(n)) {
+        let expected = format!("item {n}");
+        assert_eq!(
+            name(&format!("I{n}")),
+            (1, expected.clone(), Some(expected))
+        );
+    }
+    assert_eq!(
+        name("I13"),
+        (2, "item 13 renamed".into(), Some("item 13 renamed".into()))
+    );
+    // The rejected version is the latest; the accepted one stays current.
+    assert_eq!(
+        name("I17"),
+        (2, "item 17 bad".into(), Some("item 17".into()))
+    );
+    assert_eq!(name("I1"), (1, "item 1".into(), Some("item 1".into())));
+    assert_eq!(name("I1X"), (1, "item 1X".into(), Some("item 1X".into())));
+    assert!(read::key_state(&store, "item", "I2").unwrap().is_none());
+    assert!(read::key_state(&store, "item", "I20").unwrap().is_none());
+    // Ten keys in one stored value, one each in the others.
+    let buckets: Vec<usize> = store
+        .scan_prefix(b"key/item/")
+        .map(|r| super::bucket::entries(&r.unwrap().1).count())
+        .collect();
+    assert_eq!(buckets, [1, 10, 1], "buckets I, I1, I1X");
+}

@@ -3,7 +3,7 @@
 //!
 //! | prefix | value | what |
 //! |---|---|---|
-//! | `key/{dataset}/{key}` | [`KeyState`](super::KeyState) | the latest version and the accepted one |
+//! | `key/{dataset}/{bucket}` | slots of [`KeyState`](super::KeyState)s | the latest version and the accepted one, of up to ten keys numbered together (`bucket.rs`) |
 //! | `ver/{dataset}/{key}/{version}` | [`VersionRecord`](super::VersionRecord) | every older version |
 //! | `chg/{first seq}` | `Vec<`[`OutboxEntry`](super::OutboxEntry)`>` | accepted changes in commit order, up to 64 per key (`CHANGES_PER_KEY`): query cursor and upward outbox |
 //! | `que/{department}/{dataset}/{key}` | [`QueueEntry`](super::QueueEntry) | rectification queue |
@@ -32,9 +32,15 @@ pub const HOT_PREFIXES: &[&[u8]] = &[b"ctr/", b"cov/", b"_meta/"];
 /// The prefix of every key state.
 pub const KEY_STATE_PREFIX: &[u8] = b"key/";
 
-pub fn key_state(dataset: &str, key: &str) -> Vec<u8> {
+/// The key of the bucket holding `key`'s state, and its slot there (see `bucket.rs`).
+pub fn key_state<'k>(dataset: &str, key: &'k str) -> (Vec<u8>, &'k str) {
+    let (bucket, slot) = super::bucket::locate(key);
+    (key_state_bucket(dataset, bucket), slot)
+}
+
+fn key_state_bucket(dataset: &str, bucket: &str) -> Vec<u8> {
     // Built by hand: this key is made for every record applied, at every tier.
-    let key = seg(key);
+    let key = seg(bucket);
     let mut bytes = Vec::with_capacity(KEY_STATE_PREFIX.len() + dataset.len() + 1 + key.len());
     bytes.extend_from_slice(KEY_STATE_PREFIX);
     bytes.extend_from_slice(dataset.as_bytes());
@@ -163,9 +169,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_state_key_escapes_its_record_key_and_sorts_under_its_prefix() {
-        assert_eq!(key_state("action", "A-1"), b"key/action/A-1");
-        assert_eq!(key_state("item", "a/b%c"), b"key/item/a%2Fb%25c");
-        assert!(key_state("item", "x").starts_with(&key_state_prefix("item")));
+    fn a_key_state_key_escapes_its_bucket_and_sorts_under_its_prefix() {
+        assert_eq!(
+            key_state("action", "A-12"),
+            (b"key/action/A-1".to_vec(), "2")
+        );
+        assert_eq!(
+            key_state("action", "A-1X"),
+            (b"key/action/A-1X".to_vec(), "")
+        );
+        assert_eq!(
+            key_state("item", "a/b%c3"),
+            (b"key/item/a%2Fb%25c".to_vec(), "3")
+        );
+        assert!(key_state("item", "x")
+            .0
+            .starts_with(&key_state_prefix("item")));
     }
 }

@@ -8,6 +8,7 @@
 pub mod apply;
 #[cfg(test)]
 mod apply_test;
+pub mod bucket;
 pub mod command;
 pub mod keys;
 pub mod model;

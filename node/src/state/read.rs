@@ -8,8 +8,8 @@ use regfed_governance::indicators::{coverage, Counters, Ratio};
 use regfed_governance::{Fields, Lookup, RegionTable, RulePack, Value};
 use serde::de::DeserializeOwned;
 
-use super::keys;
 use super::model::{KeyState, OutboxEntry, QueueEntry, QueueStatus, VersionRecord};
+use super::{bucket, keys};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,18 @@ pub enum ReadError {
     BadCursor(String),
     #[error("the store is missing the {0}")]
     Missing(String),
+    #[error("stored value at {key} does not decode: {source}")]
+    Bucket {
+        key: String,
+        source: bucket::Damaged,
+    },
+}
+
+fn damaged(key: &[u8], source: bucket::Damaged) -> ReadError {
+    ReadError::Bucket {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    }
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadError> {
@@ -72,7 +84,7 @@ impl<'a> StoreLookup<'a> {
         }
         // A read failure means the store is failing; governance then sees the reference as
         // missing and rejects, and the failure is logged.
-        let fields = match get::<KeyState>(self.store, &keys::key_state(dataset, key)) {
+        let fields = match key_state(self.store, dataset, key) {
             Ok(state) => state.and_then(|s| s.live_fields().cloned()).map(Rc::new),
             Err(error) => {
                 tracing::error!(%error, dataset, key, "Lookup failed.");
@@ -113,7 +125,15 @@ impl Lookup for StoreLookup<'_> {
 }
 
 pub fn key_state(store: &Store, dataset: &str, key: &str) -> Result<Option<KeyState>, ReadError> {
-    get(store, &keys::key_state(dataset, key))
+    let (bucket_key, slot) = keys::key_state(dataset, key);
+    let Some(bucket) = store.get(&bucket_key)? else {
+        return Ok(None);
+    };
+    match bucket::get(&bucket, slot) {
+        Ok(Some(state)) => decode(&bucket_key, state).map(Some),
+        Ok(None) => Ok(None),
+        Err(source) => Err(damaged(&bucket_key, source)),
+    }
 }
 
 /// One version of a key: the latest lives in the key's state, older ones under `ver/`.
@@ -383,9 +403,15 @@ pub fn stats(
     }
     // Coverage: catalogue items of the covered types, by their department and origin.
     let covered_types = pack.coverage_item_types();
+    let mut items = Vec::new();
     for r in store.scan_prefix(&keys::key_state_prefix("item")) {
         let (k, v) = r?;
-        let state: KeyState = decode(&k, &v)?;
+        for entry in bucket::entries(&v) {
+            let (_, state) = entry.map_err(|source| damaged(&k, source))?;
+            items.push(decode::<KeyState>(&k, state)?);
+        }
+    }
+    for state in items {
         let Some(fields) = state.live_fields() else {
             continue;
         };

@@ -113,8 +113,9 @@ pub enum StoreError {
 /// The layout of the values this build stores (the state machine's model and the Raft
 /// log's entries). A store of another format is refused at open, never misread.
 /// Format 1 (before the marker existed) kept a fingerprint in every key state; format 2
-/// stored every field name as text; format 3 kept the Raft log in sled.
-pub const FORMAT: u32 = 4;
+/// stored every field name as text; format 3 kept the Raft log in sled; format 4 kept
+/// each record's key state under a key of its own (now in buckets, `state/bucket.rs`).
+pub const FORMAT: u32 = 5;
 const FORMAT_KEY: &str = "store_format";
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
