@@ -1,6 +1,6 @@
 //! Applies commands to the store: the deterministic heart of the node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use regfed_governance::indicators::{is_timely, Counters};
 use regfed_governance::{FieldName, Fields, Op, Value};
@@ -72,6 +72,22 @@ pub struct Applier<'a> {
     /// The position of the command being applied within its log entry's group: the
     /// audit event of each command of a group has a key of its own.
     position: u32,
+    /// The key state buckets this apply has touched, by key, in their slots: each is read
+    /// once and written once however many of its keys the apply changes.
+    buckets: HashMap<Vec<u8>, Slots>,
+}
+
+/// A key state bucket's slots, in slot order, each with its key state's encoding.
+#[derive(Default)]
+struct Slots {
+    slots: Vec<(String, Vec<u8>)>,
+    changed: bool,
+}
+
+impl Slots {
+    fn find(&self, slot: &str) -> Result<usize, usize> {
+        self.slots.binary_search_by(|(s, _)| s.as_str().cmp(slot))
+    }
 }
 
 /// What applying one record needs besides the record: where it comes from and how it was
@@ -112,6 +128,7 @@ impl<'a> Applier<'a> {
             notice_next: BTreeMap::new(),
             key_buffer: Vec::new(),
             position: 0,
+            buckets: HashMap::new(),
         }
     }
 
@@ -120,6 +137,20 @@ impl<'a> Applier<'a> {
     /// Accepted changes go in groups of [`CHANGES_PER_KEY`], keyed by the first one's
     /// sequence number.
     pub fn into_writes(mut self) -> WriteSet {
+        for (key, bucket) in std::mem::take(&mut self.buckets) {
+            if bucket.changed {
+                let len = bucket
+                    .slots
+                    .iter()
+                    .map(|(s, v)| s.len() + v.len() + 4)
+                    .sum();
+                let mut value = Vec::with_capacity(len);
+                for (slot, state) in &bucket.slots {
+                    bucket::put(&mut value, slot, state);
+                }
+                self.writes.put(key, value);
+            }
+        }
         for (key, c) in std::mem::take(&mut self.counters) {
             self.write(key, &c);
         }
@@ -163,28 +194,36 @@ impl<'a> Applier<'a> {
             })
     }
 
+    /// The bucket at `bucket_key` as this apply leaves it, read from the store the first
+    /// time.
+    fn bucket(&mut self, bucket_key: &[u8]) -> Result<&mut Slots, ApplyError> {
+        if !self.buckets.contains_key(bucket_key) {
+            let mut slots = Slots::default();
+            if let Some(stored) = self.store.get(bucket_key)? {
+                for entry in bucket::entries(&stored) {
+                    let (slot, state) = entry.map_err(|e| damaged(bucket_key, e))?;
+                    slots.slots.push((slot.to_string(), state.to_vec()));
+                }
+            }
+            self.buckets.insert(bucket_key.to_vec(), slots);
+        }
+        Ok(self
+            .buckets
+            .get_mut(bucket_key)
+            .expect("the bucket was just filled"))
+    }
+
     /// The key state in `slot` of the bucket at `bucket_key`, as this apply leaves it.
     fn read_key_state(
-        &self,
+        &mut self,
         bucket_key: &[u8],
         slot: &str,
     ) -> Result<Option<KeyState>, ApplyError> {
-        let stored;
-        let bucket = match self.writes.get(bucket_key) {
-            Some(Some(v)) => v,
-            Some(None) => return Ok(None),
-            None => match self.store.get(bucket_key)? {
-                Some(v) => {
-                    stored = v;
-                    &stored[..]
-                }
-                None => return Ok(None),
-            },
-        };
-        let Some(state) = bucket::get(bucket, slot).map_err(|e| damaged(bucket_key, e))? else {
+        let bucket = self.bucket(bucket_key)?;
+        let Ok(i) = bucket.find(slot) else {
             return Ok(None);
         };
-        crate::codec::decode(state)
+        crate::codec::decode(&bucket.slots[i].1)
             .map(Some)
             .map_err(|source| ApplyError::Decode {
                 key: String::from_utf8_lossy(bucket_key).into_owned(),
@@ -195,22 +234,17 @@ impl<'a> Applier<'a> {
     /// Sets the key state in `slot` of the bucket at `bucket_key`.
     fn write_key_state<T: Serialize>(
         &mut self,
-        bucket_key: Vec<u8>,
+        bucket_key: &[u8],
         slot: &str,
         state: &T,
     ) -> Result<(), ApplyError> {
-        let stored;
-        let old = match self.writes.get(&bucket_key) {
-            Some(Some(v)) => v,
-            Some(None) => &[][..],
-            None => {
-                stored = self.store.get(&bucket_key)?.unwrap_or_default();
-                &stored[..]
-            }
-        };
-        let new = crate::codec::encode_with(state, |bytes| bucket::with(old, slot, bytes))
-            .map_err(|e| damaged(&bucket_key, e))?;
-        self.writes.put(bucket_key, new);
+        let state = crate::codec::encode(state);
+        let bucket = self.bucket(bucket_key)?;
+        match bucket.find(slot) {
+            Ok(i) => bucket.slots[i].1 = state,
+            Err(i) => bucket.slots.insert(i, (slot.to_string(), state)),
+        }
+        bucket.changed = true;
         Ok(())
     }
 
@@ -709,7 +743,7 @@ impl<'a> Applier<'a> {
                 hops: a.upstream.as_ref().map_or(&[], |up| up.hops),
             },
         };
-        self.write_key_state(bucket_key, slot, &state)?;
+        self.write_key_state(&bucket_key, slot, &state)?;
         Ok(outcome(version))
     }
 

@@ -15,7 +15,8 @@
 //! never holds more than ten slots, so a leaf of sled's stays small.
 //!
 //! A bucket's value is its slots in slot order, each `varint(slot length) slot
-//! varint(state length) state`, where a state is the key state's own encoding.
+//! varint(state length) state`, where a state is the key state's own encoding. The apply
+//! (`Applier`) reads a bucket into its slots once per apply and writes it once.
 
 use std::ops::Range;
 
@@ -76,28 +77,8 @@ pub fn entries(bucket: &[u8]) -> impl Iterator<Item = Result<(&str, &[u8]), Dama
     slots(bucket).map(move |e| e.map(|(slot, state)| (slot, &bucket[state])))
 }
 
-/// `bucket` (empty for none yet) with `slot` set to `state`: a new value.
-pub fn with(bucket: &[u8], slot: &str, state: &[u8]) -> Result<Vec<u8>, Damaged> {
-    let mut out = Vec::with_capacity(bucket.len() + slot.len() + state.len() + 4);
-    let mut placed = false;
-    for entry in slots(bucket) {
-        let (s, range) = entry?;
-        if !placed && s >= slot {
-            put(&mut out, slot, state);
-            placed = true;
-            if s == slot {
-                continue;
-            }
-        }
-        put(&mut out, s, &bucket[range]);
-    }
-    if !placed {
-        put(&mut out, slot, state);
-    }
-    Ok(out)
-}
-
-fn put(out: &mut Vec<u8>, slot: &str, state: &[u8]) {
+/// Appends one slot to a bucket's value; slots go in slot order.
+pub fn put(out: &mut Vec<u8>, slot: &str, state: &[u8]) {
     put_varint(out, slot.len());
     out.extend_from_slice(slot.as_bytes());
     put_varint(out, state.len());
@@ -141,16 +122,16 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_set_in_order_replaced_and_read_back() {
+    fn slots_are_read_back_by_name_and_in_order() {
+        let long = vec![7u8; 300];
         let mut bucket = Vec::new();
         for (slot, state) in [
-            ("5", "five"),
-            ("1", "one"),
-            ("9", "nine"),
-            ("5", "FIVE"),
-            ("", "none"),
+            ("", &b"none"[..]),
+            ("1", b"one"),
+            ("2", &long),
+            ("9", b"nine"),
         ] {
-            bucket = with(&bucket, slot, state.as_bytes()).unwrap();
+            put(&mut bucket, slot, state);
         }
         let all: Vec<(&str, &[u8])> = entries(&bucket).map(Result::unwrap).collect();
         assert_eq!(
@@ -158,27 +139,25 @@ mod tests {
             [
                 ("", &b"none"[..]),
                 ("1", b"one"),
-                ("5", b"FIVE"),
+                ("2", &long),
                 ("9", b"nine")
             ]
         );
-        assert_eq!(get(&bucket, "5").unwrap(), Some(&b"FIVE"[..]));
-        assert_eq!(get(&bucket, "2").unwrap(), None);
-        // A state longer than one varint byte.
-        let long = vec![7u8; 300];
-        let bucket = with(&bucket, "2", &long).unwrap();
+        // A state longer than one varint byte, and the slot after it.
         assert_eq!(get(&bucket, "2").unwrap(), Some(&long[..]));
         assert_eq!(get(&bucket, "9").unwrap(), Some(&b"nine"[..]));
+        assert_eq!(get(&bucket, "5").unwrap(), None);
     }
 
     #[test]
     fn a_damaged_bucket_is_an_error_never_a_panic() {
-        let bucket = with(&[], "1", b"state").unwrap();
+        let mut bucket = Vec::new();
+        put(&mut bucket, "1", b"state");
         for cut in 1..bucket.len() {
             assert!(get(&bucket[..cut], "1").is_err(), "cut at {cut}");
             assert!(entries(&bucket[..cut]).any(|e| e.is_err()));
         }
         assert!(get(&[0xff; 12], "1").is_err());
-        assert!(with(&[0x05, b'a'], "1", b"x").is_err());
+        assert!(get(&[0x05, b'a'], "1").is_err());
     }
 }
