@@ -57,8 +57,9 @@ pub const CHANGES_PER_KEY: usize = 64;
 pub struct Applier<'a> {
     store: &'a Store,
     writes: WriteSet,
-    /// Values updated many times per batch, kept decoded until the batch is written.
-    counters: BTreeMap<Vec<u8>, Counters>,
+    /// Values updated many times per batch, kept decoded until the batch is written: the
+    /// counters of a month's days by key (`keys::counters`).
+    counters: BTreeMap<Vec<u8>, BTreeMap<String, Counters>>,
     next_seq: Option<u64>,
     live: BTreeMap<String, i64>,
     /// Accepted changes of this apply, written as one `chg/` value.
@@ -474,12 +475,21 @@ impl<'a> Applier<'a> {
     ) -> Result<(), ApplyError> {
         let mut key = std::mem::take(&mut self.key_buffer);
         keys::counters_into(&mut key, region, department, day);
-        if let Some(c) = self.counters.get_mut(&key) {
-            update(c);
-        } else {
-            let mut c: Counters = self.read(&key)?.unwrap_or_default();
-            update(&mut c);
-            self.counters.insert(key.clone(), c);
+        if !self.counters.contains_key(&key) {
+            let days = self.read(&key)?.unwrap_or_default();
+            self.counters.insert(key.clone(), days);
+        }
+        let days = self
+            .counters
+            .get_mut(&key)
+            .expect("the month was just read");
+        match days.get_mut(day) {
+            Some(c) => update(c),
+            None => {
+                let mut c = Counters::default();
+                update(&mut c);
+                days.insert(day.to_string(), c);
+            }
         }
         self.key_buffer = key;
         Ok(())

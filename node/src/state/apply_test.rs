@@ -545,3 +545,52 @@ fn keys_numbered_together_share_a_bucket_and_keep_their_own_states() {
         .collect();
     assert_eq!(buckets, [1, 10, 1], "buckets I, I1, I1X");
 }
+
+#[test]
+fn counters_of_a_month_share_a_key_and_stats_read_any_range_of_days() {
+    let (_dir, store) = open();
+    // Received on 2026-01-31 and 2026-02-01 and 2026-02-02 (China time): two months.
+    let day = |d: i64| 1_769_788_800_000 + d * 86_400_000; // 2026-01-31 00:00 +08:00
+    apply(
+        &store,
+        1,
+        batch(day(0), vec![verdict("I1", Op::Upsert, "a", None)]),
+    );
+    apply(
+        &store,
+        2,
+        batch(day(1), vec![verdict("I2", Op::Upsert, "b", None)]),
+    );
+    apply(
+        &store,
+        3,
+        batch(
+            day(2),
+            vec![verdict("I3", Op::Upsert, "c", Some("item.item_name.bad"))],
+        ),
+    );
+    let months: Vec<String> = store
+        .scan_prefix(super::keys::COUNTERS_PREFIX)
+        .map(|r| String::from_utf8(r.unwrap().0).unwrap())
+        .collect();
+    assert_eq!(
+        months,
+        [
+            format!("ctr/420100/{DEPT}/2026-01"),
+            format!("ctr/420100/{DEPT}/2026-02")
+        ]
+    );
+    let region = regfed_governance::Region::parse("420100").unwrap();
+    let pack = regfed_governance::RulePack::builtin();
+    let regions = regfed_governance::RegionTable::builtin();
+    let submitted = |from: &str, to: &str| {
+        let rows = read::stats(&store, &pack, regions, &region, from, to).unwrap();
+        let dept = rows.iter().find(|r| r.department.as_deref() == Some(DEPT));
+        dept.map_or((0, 0), |r| (r.counters.submitted, r.counters.rejected))
+    };
+    assert_eq!(submitted("2026-01-01", "2026-12-31"), (3, 1));
+    assert_eq!(submitted("2026-01-31", "2026-02-01"), (2, 0));
+    assert_eq!(submitted("2026-02-02", "2026-02-02"), (1, 1));
+    assert_eq!(submitted("2026-02-03", "2026-03-01"), (0, 0));
+    assert_eq!(submitted("2026-02-02", "2026-01-31"), (0, 0));
+}

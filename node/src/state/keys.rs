@@ -7,7 +7,7 @@
 //! | `ver/{dataset}/{key}/{version}` | [`VersionRecord`](super::VersionRecord) | every older version |
 //! | `chg/{first seq}` | `Vec<`[`OutboxEntry`](super::OutboxEntry)`>` | accepted changes in commit order, up to 64 per key (`CHANGES_PER_KEY`): query cursor and upward outbox |
 //! | `que/{department}/{dataset}/{key}` | [`QueueEntry`](super::QueueEntry) | rectification queue |
-//! | `ctr/{region}/{department}/{day}` | `Counters` | indicator counters |
+//! | `ctr/{region}/{department}/{month}` | `BTreeMap<day, Counters>` | indicator counters, a month of days to a key |
 //! | `cov/{item_code}` | `BTreeMap<date, count>` | accepted actions per item and day, for coverage |
 //! | `aud/{log_index}` or `aud/{log_index}.{position}` | [`AuditEvent`](super::model::AuditEvent) | who did what; a position for the later commands of a grouped entry |
 //! | `_meta/...` | | last applied log id, membership, next sequence number |
@@ -85,6 +85,9 @@ pub fn queue_prefix(department: Option<&str>) -> Vec<u8> {
     }
 }
 
+/// The counters of a day (`YYYY-MM-DD`) are kept with the rest of its month's, under one
+/// key: a batch of actions dated over a quarter touched a hundred day keys, each a sled
+/// insert, where it now touches a few month keys.
 pub fn counters(region: &str, department: &str, day: &str) -> Vec<u8> {
     let mut key = Vec::new();
     counters_into(&mut key, region, department, day);
@@ -100,15 +103,23 @@ pub fn counters_into(key: &mut Vec<u8>, region: &str, department: &str, day: &st
         b"/",
         seg(department).as_bytes(),
         b"/",
-        day.as_bytes(),
+        counters_month(day).as_bytes(),
     ] {
         key.extend_from_slice(part);
     }
 }
 
+/// The month of a day, `YYYY-MM`; a day not of that form is a month of its own.
+fn counters_month(day: &str) -> &str {
+    match day.get(..7) {
+        Some(month) if day.len() == 10 && day.as_bytes()[7] == b'-' => month,
+        _ => day,
+    }
+}
+
 pub const COUNTERS_PREFIX: &[u8] = b"ctr/";
 
-/// Parses a counters key back into (region, department, day).
+/// Parses a counters key back into (region, department, month).
 pub fn parse_counters(key: &[u8]) -> Option<(&str, &str, &str)> {
     let text = std::str::from_utf8(key).ok()?.strip_prefix("ctr/")?;
     let mut parts = text.splitn(3, '/');
@@ -185,5 +196,23 @@ mod tests {
         assert!(key_state("item", "x")
             .0
             .starts_with(&key_state_prefix("item")));
+    }
+
+    #[test]
+    fn a_days_counters_are_kept_under_its_months_key() {
+        assert_eq!(
+            counters("420100", "D/1", "2026-11-05"),
+            b"ctr/420100/D%2F1/2026-11"
+        );
+        assert_eq!(
+            parse_counters(b"ctr/420100/D/2026-11"),
+            Some(("420100", "D", "2026-11"))
+        );
+        // Not a day: a month of its own, never a panic.
+        assert_eq!(counters("420100", "D", "2026-1"), b"ctr/420100/D/2026-1");
+        assert_eq!(
+            counters("420100", "D", "二〇二六年十一月五"),
+            "ctr/420100/D/二〇二六年十一月五".as_bytes()
+        );
     }
 }

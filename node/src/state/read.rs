@@ -125,14 +125,38 @@ impl Lookup for StoreLookup<'_> {
 }
 
 pub fn key_state(store: &Store, dataset: &str, key: &str) -> Result<Option<KeyState>, ReadError> {
-    let (bucket_key, slot) = keys::key_state(dataset, key);
-    let Some(bucket) = store.get(&bucket_key)? else {
-        return Ok(None);
-    };
-    match bucket::get(&bucket, slot) {
-        Ok(Some(state)) => decode(&bucket_key, state).map(Some),
-        Ok(None) => Ok(None),
-        Err(source) => Err(damaged(&bucket_key, source)),
+    LastBucket::default().key_state(store, dataset, key)
+}
+
+/// The last key state bucket read, kept for the next read: changes in commit order are
+/// mostly of keys numbered together, so the outbox reads each bucket once, not once per
+/// slot. Reads through it see the bucket as it was at its first read.
+#[derive(Default)]
+struct LastBucket {
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+impl LastBucket {
+    fn key_state(
+        &mut self,
+        store: &Store,
+        dataset: &str,
+        key: &str,
+    ) -> Result<Option<KeyState>, ReadError> {
+        let (bucket_key, slot) = keys::key_state(dataset, key);
+        if bucket_key != self.key {
+            self.value = store.get(&bucket_key)?;
+            self.key = bucket_key;
+        }
+        let Some(bucket) = &self.value else {
+            return Ok(None);
+        };
+        match bucket::get(bucket, slot) {
+            Ok(Some(state)) => decode(&self.key, state).map(Some),
+            Ok(None) => Ok(None),
+            Err(source) => Err(damaged(&self.key, source)),
+        }
     }
 }
 
@@ -143,7 +167,18 @@ pub fn version(
     key: &str,
     version: u64,
 ) -> Result<Option<VersionRecord>, ReadError> {
-    if let Some(state) = key_state(store, dataset, key)? {
+    version_after(&mut LastBucket::default(), store, dataset, key, version)
+}
+
+/// [`version`], reading the key's bucket through `last`.
+fn version_after(
+    last: &mut LastBucket,
+    store: &Store,
+    dataset: &str,
+    key: &str,
+    version: u64,
+) -> Result<Option<VersionRecord>, ReadError> {
+    if let Some(state) = last.key_state(store, dataset, key)? {
         if state.latest.version == version {
             return Ok(Some(state.latest));
         }
@@ -272,15 +307,23 @@ pub fn outbox_batch<R: Send>(
         Ok(changes.len() < limit)
     })?;
     let parts = crate::par::in_parts(changes, |part| {
+        // The changes were read first: every bucket read after holds their versions.
+        let mut last = LastBucket::default();
         part.into_iter()
             .map(|change| {
-                let record = version(store, &change.dataset, &change.key, change.version)?
-                    .ok_or_else(|| {
-                        ReadError::Missing(format!(
-                            "version {} of {} {} named by change {}",
-                            change.version, change.dataset, change.key, change.seq
-                        ))
-                    })?;
+                let record = version_after(
+                    &mut last,
+                    store,
+                    &change.dataset,
+                    &change.key,
+                    change.version,
+                )?
+                .ok_or_else(|| {
+                    ReadError::Missing(format!(
+                        "version {} of {} {} named by change {}",
+                        change.version, change.dataset, change.key, change.seq
+                    ))
+                })?;
                 Ok(up(change, record))
             })
             .collect::<Result<Vec<R>, ReadError>>()
@@ -392,14 +435,16 @@ pub fn stats(
     let mut per_dept: BTreeMap<(String, String), StatsRow> = BTreeMap::new();
     for r in store.scan_prefix(keys::COUNTERS_PREFIX) {
         let (k, v) = r?;
-        let Some((region, dept, day)) = keys::parse_counters(&k) else {
+        let Some((region, dept, _)) = keys::parse_counters(&k) else {
             continue;
         };
-        if day < from || day > to {
-            continue;
+        let days: BTreeMap<String, Counters> = decode(&k, &v)?;
+        let in_range = days
+            .iter()
+            .filter(|(day, _)| from <= day.as_str() && day.as_str() <= to);
+        for (_, c) in in_range {
+            row(&mut per_dept, region, dept).counters += c.clone();
         }
-        let c: Counters = decode(&k, &v)?;
-        row(&mut per_dept, region, dept).counters += c;
     }
     // Coverage: catalogue items of the covered types, by their department and origin.
     let covered_types = pack.coverage_item_types();
