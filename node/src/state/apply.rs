@@ -32,18 +32,8 @@ pub enum ApplyError {
         key: String,
         source: crate::codec::Error,
     },
-    #[error("stored value at {key} does not decode: {source}")]
-    Bucket {
-        key: String,
-        source: bucket::Damaged,
-    },
-}
-
-fn damaged(key: &[u8], source: bucket::Damaged) -> ApplyError {
-    ApplyError::Bucket {
-        key: String::from_utf8_lossy(key).into_owned(),
-        source,
-    }
+    #[error(transparent)]
+    Bucket(#[from] bucket::DamagedAt),
 }
 
 /// Accepted changes per `chg/` key. sled copies a whole leaf (up to 16 keys) at every
@@ -202,7 +192,7 @@ impl<'a> Applier<'a> {
             let mut slots = Slots::default();
             if let Some(stored) = self.store.get(bucket_key)? {
                 for entry in bucket::entries(&stored) {
-                    let (slot, state) = entry.map_err(|e| damaged(bucket_key, e))?;
+                    let (slot, state) = entry.map_err(|e| e.at(bucket_key))?;
                     slots.slots.push((slot.to_string(), state.to_vec()));
                 }
             }

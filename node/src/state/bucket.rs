@@ -33,6 +33,23 @@ pub fn locate(key: &str) -> (&str, &str) {
 #[error("a key state bucket is damaged at byte {0}")]
 pub struct Damaged(usize);
 
+/// [`Damaged`], naming the bucket's key.
+#[derive(Debug, thiserror::Error)]
+#[error("stored value at {key} does not decode: {source}")]
+pub struct DamagedAt {
+    key: String,
+    source: Damaged,
+}
+
+impl Damaged {
+    pub fn at(self, key: &[u8]) -> DamagedAt {
+        DamagedAt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            source: self,
+        }
+    }
+}
+
 /// The slots of a bucket in order: the slot and its state's byte range in `bucket`.
 fn slots(bucket: &[u8]) -> impl Iterator<Item = Result<(&str, Range<usize>), Damaged>> {
     let mut at = 0;

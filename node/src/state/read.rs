@@ -25,18 +25,8 @@ pub enum ReadError {
     BadCursor(String),
     #[error("the store is missing the {0}")]
     Missing(String),
-    #[error("stored value at {key} does not decode: {source}")]
-    Bucket {
-        key: String,
-        source: bucket::Damaged,
-    },
-}
-
-fn damaged(key: &[u8], source: bucket::Damaged) -> ReadError {
-    ReadError::Bucket {
-        key: String::from_utf8_lossy(key).into_owned(),
-        source,
-    }
+    #[error(transparent)]
+    Bucket(#[from] bucket::DamagedAt),
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadError> {
@@ -155,7 +145,7 @@ impl LastBucket {
         match bucket::get(bucket, slot) {
             Ok(Some(state)) => decode(&self.key, state).map(Some),
             Ok(None) => Ok(None),
-            Err(source) => Err(damaged(&self.key, source)),
+            Err(damaged) => Err(damaged.at(&self.key).into()),
         }
     }
 }
@@ -452,7 +442,7 @@ pub fn stats(
     for r in store.scan_prefix(&keys::key_state_prefix("item")) {
         let (k, v) = r?;
         for entry in bucket::entries(&v) {
-            let (_, state) = entry.map_err(|source| damaged(&k, source))?;
+            let (_, state) = entry.map_err(|e| e.at(&k))?;
             items.push(decode::<KeyState>(&k, state)?);
         }
     }
