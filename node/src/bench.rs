@@ -89,7 +89,6 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// Each round's rate for a report line: `41129, 39694, 32694`.
 /// CPU time (user and system) a process has used so far, in seconds: Linux's
 /// `/proc/{pid}/stat`; `None` elsewhere or when the process is gone.
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -105,6 +104,7 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     (ticks > 0).then(|| (utime + stime) / ticks as f64)
 }
 
+/// Each round's rate for a report line: `41129, 39694, 32694`.
 pub(crate) fn list(values: &[f64]) -> String {
     values
         .iter()

@@ -253,7 +253,7 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
                 .map(|f| format!("{f:.1}"))
                 .collect::<Vec<_>>()
                 .join(" and ");
-            let total = leader + cpu_three[1..].iter().sum::<f64>();
+            let total: f64 = cpu_three.iter().sum();
             println!("CPU per record  group of 1 {one:.1} us; group of 3 {total:.1} us: leader {leader:.1}, followers {followers} (medians of user + system time per acknowledged record; where the members share the cores and keep them as busy, 3 over 1 comes to the ratio of the two, {:.1}%)", 100.0 * one / total);
         }
         match failover {
