@@ -36,6 +36,13 @@ pub enum ApplyError {
     Bucket(#[from] bucket::DamagedAt),
 }
 
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ApplyError> {
+    crate::codec::decode(bytes).map_err(|source| ApplyError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
 /// Accepted changes per `chg/` key. sled copies a whole leaf (up to 16 keys) at every
 /// insert into it and writes a leaf over 128 KiB to a blob file of its own: one key for a
 /// batch of 1,000 changes (about 45 KB) made the newest `chg/` leaf several hundred
@@ -65,20 +72,7 @@ pub struct Applier<'a> {
     position: u32,
     /// The key state buckets this apply has touched, by key, in their slots: each is read
     /// once and written once however many of its keys the apply changes.
-    buckets: HashMap<Vec<u8>, Slots>,
-}
-
-/// A key state bucket's slots, in slot order, each with its key state's encoding.
-#[derive(Default)]
-struct Slots {
-    slots: Vec<(String, Vec<u8>)>,
-    changed: bool,
-}
-
-impl Slots {
-    fn find(&self, slot: &str) -> Result<usize, usize> {
-        self.slots.binary_search_by(|(s, _)| s.as_str().cmp(slot))
-    }
+    buckets: HashMap<Vec<u8>, bucket::Slots>,
 }
 
 /// What applying one record needs besides the record: where it comes from and how it was
@@ -128,18 +122,9 @@ impl<'a> Applier<'a> {
     /// Accepted changes go in groups of [`CHANGES_PER_KEY`], keyed by the first one's
     /// sequence number.
     pub fn into_writes(mut self) -> WriteSet {
-        for (key, bucket) in std::mem::take(&mut self.buckets) {
-            if bucket.changed {
-                let len = bucket
-                    .slots
-                    .iter()
-                    .map(|(s, v)| s.len() + v.len() + 4)
-                    .sum();
-                let mut value = Vec::with_capacity(len);
-                for (slot, state) in &bucket.slots {
-                    bucket::put(&mut value, slot, state);
-                }
-                self.writes.put(key, value);
+        for (key, slots) in std::mem::take(&mut self.buckets) {
+            if slots.changed() {
+                self.writes.put(key, slots.encode());
             }
         }
         for (key, c) in std::mem::take(&mut self.counters) {
@@ -177,25 +162,17 @@ impl<'a> Applier<'a> {
                 None => return Ok(None),
             },
         };
-        crate::codec::decode(&bytes)
-            .map(Some)
-            .map_err(|source| ApplyError::Decode {
-                key: String::from_utf8_lossy(key).into_owned(),
-                source,
-            })
+        decode(key, &bytes).map(Some)
     }
 
     /// The bucket at `bucket_key` as this apply leaves it, read from the store the first
     /// time.
-    fn bucket(&mut self, bucket_key: &[u8]) -> Result<&mut Slots, ApplyError> {
+    fn bucket(&mut self, bucket_key: &[u8]) -> Result<&mut bucket::Slots, ApplyError> {
         if !self.buckets.contains_key(bucket_key) {
-            let mut slots = Slots::default();
-            if let Some(stored) = self.store.get(bucket_key)? {
-                for entry in bucket::entries(&stored) {
-                    let (slot, state) = entry.map_err(|e| e.at(bucket_key))?;
-                    slots.slots.push((slot.to_string(), state.to_vec()));
-                }
-            }
+            let slots = match self.store.get(bucket_key)? {
+                Some(stored) => bucket::Slots::parse(&stored).map_err(|e| e.at(bucket_key))?,
+                None => bucket::Slots::default(),
+            };
             self.buckets.insert(bucket_key.to_vec(), slots);
         }
         Ok(self
@@ -210,16 +187,10 @@ impl<'a> Applier<'a> {
         bucket_key: &[u8],
         slot: &str,
     ) -> Result<Option<KeyState>, ApplyError> {
-        let bucket = self.bucket(bucket_key)?;
-        let Ok(i) = bucket.find(slot) else {
-            return Ok(None);
-        };
-        crate::codec::decode(&bucket.slots[i].1)
-            .map(Some)
-            .map_err(|source| ApplyError::Decode {
-                key: String::from_utf8_lossy(bucket_key).into_owned(),
-                source,
-            })
+        match self.bucket(bucket_key)?.get(slot) {
+            Some(state) => decode(bucket_key, state).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Sets the key state in `slot` of the bucket at `bucket_key`.
@@ -230,12 +201,7 @@ impl<'a> Applier<'a> {
         state: &T,
     ) -> Result<(), ApplyError> {
         let state = crate::codec::encode(state);
-        let bucket = self.bucket(bucket_key)?;
-        match bucket.find(slot) {
-            Ok(i) => bucket.slots[i].1 = state,
-            Err(i) => bucket.slots.insert(i, (slot.to_string(), state)),
-        }
-        bucket.changed = true;
+        self.bucket(bucket_key)?.set(slot, state);
         Ok(())
     }
 

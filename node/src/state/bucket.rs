@@ -20,6 +20,8 @@
 
 use std::ops::Range;
 
+use prost::encoding::{decode_varint, encode_varint};
+
 /// Where a record key's state lives: its bucket's key (text, like every key) and its slot.
 pub fn locate(key: &str) -> (&str, &str) {
     match key.as_bytes().last() {
@@ -58,9 +60,13 @@ fn slots(bucket: &[u8]) -> impl Iterator<Item = Result<(&str, Range<usize>), Dam
             return None;
         }
         let mut part = || -> Result<Range<usize>, Damaged> {
-            let (len, used) = varint(&bucket[at..]).ok_or(Damaged(at))?;
-            let start = at + used;
-            let end = start.checked_add(len).filter(|e| *e <= bucket.len());
+            let mut rest = &bucket[at..];
+            let len = decode_varint(&mut rest).map_err(|_| Damaged(at))?;
+            let start = bucket.len() - rest.len();
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|len| start.checked_add(len))
+                .filter(|e| *e <= bucket.len());
             let end = end.ok_or(Damaged(at))?;
             at = end;
             Ok(start..end)
@@ -94,32 +100,60 @@ pub fn entries(bucket: &[u8]) -> impl Iterator<Item = Result<(&str, &[u8]), Dama
     slots(bucket).map(move |e| e.map(|(slot, state)| (slot, &bucket[state])))
 }
 
-/// Appends one slot to a bucket's value; slots go in slot order.
-pub fn put(out: &mut Vec<u8>, slot: &str, state: &[u8]) {
-    put_varint(out, slot.len());
-    out.extend_from_slice(slot.as_bytes());
-    put_varint(out, state.len());
-    out.extend_from_slice(state);
+/// A bucket's slots, decoded to be changed: each slot with its key state's encoding, in
+/// slot order.
+#[derive(Default)]
+pub struct Slots {
+    slots: Vec<(String, Vec<u8>)>,
+    changed: bool,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
+impl Slots {
+    /// The slots of a stored bucket's value.
+    pub fn parse(bucket: &[u8]) -> Result<Slots, Damaged> {
+        let slots = entries(bucket)
+            .map(|e| e.map(|(slot, state)| (slot.to_string(), state.to_vec())))
+            .collect::<Result<_, _>>()?;
+        Ok(Slots {
+            slots,
+            changed: false,
+        })
     }
-    out.push(n as u8);
-}
 
-/// A LEB128 number at the start of `bytes`, and the bytes it took.
-fn varint(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut n: usize = 0;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        n |= usize::from(b & 0x7f).checked_shl(7 * i as u32)?;
-        if b & 0x80 == 0 {
-            return Some((n, i + 1));
+    fn find(&self, slot: &str) -> Result<usize, usize> {
+        self.slots.binary_search_by(|(s, _)| s.as_str().cmp(slot))
+    }
+
+    pub fn get(&self, slot: &str) -> Option<&[u8]> {
+        self.find(slot).ok().map(|i| &self.slots[i].1[..])
+    }
+
+    /// Sets `slot` to `state`, replacing what it held.
+    pub fn set(&mut self, slot: &str, state: Vec<u8>) {
+        match self.find(slot) {
+            Ok(i) => self.slots[i].1 = state,
+            Err(i) => self.slots.insert(i, (slot.to_string(), state)),
         }
+        self.changed = true;
     }
-    None
+
+    /// Whether [`set`](Self::set) was called since the slots were parsed.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The bucket's value.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(self.slots.iter().map(|(s, v)| s.len() + v.len() + 4).sum());
+        for (slot, state) in &self.slots {
+            encode_varint(slot.len() as u64, &mut out);
+            out.extend_from_slice(slot.as_bytes());
+            encode_varint(state.len() as u64, &mut out);
+            out.extend_from_slice(state);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -139,17 +173,20 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_read_back_by_name_and_in_order() {
+    fn slots_are_set_in_order_replaced_and_read_back() {
         let long = vec![7u8; 300];
-        let mut bucket = Vec::new();
+        let mut slots = Slots::default();
         for (slot, state) in [
-            ("", &b"none"[..]),
+            ("5", &b"five"[..]),
             ("1", b"one"),
-            ("2", &long),
             ("9", b"nine"),
+            ("", b"none"),
         ] {
-            put(&mut bucket, slot, state);
+            slots.set(slot, state.to_vec());
         }
+        slots.set("5", b"FIVE".to_vec());
+        slots.set("2", long.clone());
+        let bucket = slots.encode();
         let all: Vec<(&str, &[u8])> = entries(&bucket).map(Result::unwrap).collect();
         assert_eq!(
             all,
@@ -157,24 +194,35 @@ mod tests {
                 ("", &b"none"[..]),
                 ("1", b"one"),
                 ("2", &long),
+                ("5", b"FIVE"),
                 ("9", b"nine")
             ]
         );
-        // A state longer than one varint byte, and the slot after it.
+        // A state longer than one varint byte, and the slots after it.
         assert_eq!(get(&bucket, "2").unwrap(), Some(&long[..]));
         assert_eq!(get(&bucket, "9").unwrap(), Some(&b"nine"[..]));
-        assert_eq!(get(&bucket, "5").unwrap(), None);
+        assert_eq!(get(&bucket, "3").unwrap(), None);
+        // Parsed back, unchanged until set.
+        let mut back = Slots::parse(&bucket).unwrap();
+        assert!(!back.changed());
+        assert_eq!(back.get("5"), Some(&b"FIVE"[..]));
+        assert_eq!(back.encode(), bucket);
+        back.set("3", b"three".to_vec());
+        assert!(back.changed());
+        assert_eq!(get(&back.encode(), "3").unwrap(), Some(&b"three"[..]));
     }
 
     #[test]
     fn a_damaged_bucket_is_an_error_never_a_panic() {
-        let mut bucket = Vec::new();
-        put(&mut bucket, "1", b"state");
+        let mut slots = Slots::default();
+        slots.set("1", b"state".to_vec());
+        let bucket = slots.encode();
         for cut in 1..bucket.len() {
             assert!(get(&bucket[..cut], "1").is_err(), "cut at {cut}");
             assert!(entries(&bucket[..cut]).any(|e| e.is_err()));
         }
         assert!(get(&[0xff; 12], "1").is_err());
+        assert!(Slots::parse(&bucket[..bucket.len() - 1]).is_err());
         assert!(get(&[0x05, b'a'], "1").is_err());
     }
 }

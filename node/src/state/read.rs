@@ -438,29 +438,26 @@ pub fn stats(
     }
     // Coverage: catalogue items of the covered types, by their department and origin.
     let covered_types = pack.coverage_item_types();
-    let mut items = Vec::new();
     for r in store.scan_prefix(&keys::key_state_prefix("item")) {
         let (k, v) = r?;
         for entry in bucket::entries(&v) {
             let (_, state) = entry.map_err(|e| e.at(&k))?;
-            items.push(decode::<KeyState>(&k, state)?);
+            let state: KeyState = decode(&k, state)?;
+            let Some(fields) = state.live_fields() else {
+                continue;
+            };
+            let text = |n: &str| fields.get(n).and_then(Value::as_text).unwrap_or("");
+            if !covered_types.iter().any(|t| t == text("item_type")) {
+                continue;
+            }
+            let days: BTreeMap<String, u32> =
+                get(store, &keys::coverage(text("item_code")))?.unwrap_or_default();
+            let hit = days
+                .range(from.to_string()..=to.to_string())
+                .any(|(_, n)| *n > 0);
+            let dept = text("department_code");
+            row(&mut per_dept, &state.origin.region, dept).coverage += coverage([hit]);
         }
-    }
-    for state in items {
-        let Some(fields) = state.live_fields() else {
-            continue;
-        };
-        let text = |n: &str| fields.get(n).and_then(Value::as_text).unwrap_or("");
-        if !covered_types.iter().any(|t| t == text("item_type")) {
-            continue;
-        }
-        let days: BTreeMap<String, u32> =
-            get(store, &keys::coverage(text("item_code")))?.unwrap_or_default();
-        let hit = days
-            .range(from.to_string()..=to.to_string())
-            .any(|(_, n)| *n > 0);
-        let dept = text("department_code");
-        row(&mut per_dept, &state.origin.region, dept).coverage += coverage([hit]);
     }
     for entry in queue(store, None, false)? {
         row(&mut per_dept, &entry.origin_region, &entry.department).open += 1;
