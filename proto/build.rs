@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Written by hand over the standard's record fields (src/wire.rs).
         .extern_path(".regfed.v1.UpRecord", "crate::wire::UpRecord")
+        .extern_path(".regfed.v1.RecordIn", "crate::wire::RecordIn")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

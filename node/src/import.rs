@@ -27,8 +27,6 @@ use regfed_formats::xlsx::{
 use regfed_governance::{RulePack, Value};
 use regfed_proto::v1 as pb;
 
-use crate::convert::value::fields_to_pb_list;
-
 /// Submits one batch: over gRPC for the CLI, in process for the node's upload endpoint.
 pub trait Submitter: Send + Sync + 'static {
     fn submit(
@@ -294,7 +292,7 @@ pub async fn import(
                     .filter_map(|row| {
                         row.record.as_ref().map(|r| pb::RecordIn {
                             op: r.op.as_str().to_string(),
-                            fields: fields_to_pb_list(&r.fields),
+                            fields: r.fields.clone(),
                             source: row.source.clone(),
                         })
                     })

@@ -11,7 +11,6 @@ use regfed_proto::v1 as pb;
 use serde_json::json;
 
 use super::ClientArgs;
-use crate::convert::value::fields_to_pb_list;
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
@@ -58,7 +57,7 @@ pub fn to_pb(records: &[Outgoing]) -> Vec<pb::RecordIn> {
         .iter()
         .map(|r| pb::RecordIn {
             op: r.record.op.as_str().to_string(),
-            fields: fields_to_pb_list(&r.record.fields),
+            fields: r.record.fields.clone(),
             source: r.source.clone(),
         })
         .collect()

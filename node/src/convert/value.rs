@@ -32,7 +32,7 @@ pub fn fields_to_pb(fields: &Fields) -> HashMap<String, pb::Value> {
         .collect()
 }
 
-/// Fields as the submit request carries them: a list of named values.
+/// Fields as a notice carries them: a list of named values.
 pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
     fields
         .iter()
@@ -43,7 +43,7 @@ pub fn fields_to_pb_list(fields: &Fields) -> Vec<pb::Field> {
         .collect()
 }
 
-/// A submitted field list; a repeated name keeps its last value, a missing value is empty.
+/// A notice's field list; a repeated name keeps its last value, a missing value is empty.
 pub fn fields_from_pb_list(fields: Vec<pb::Field>) -> Fields {
     fields
         .into_iter()

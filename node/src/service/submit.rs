@@ -76,10 +76,7 @@ pub async fn submit(
                 record.op
             ))
         })?;
-        raws.push((
-            RawRecord::new(op, convert::value::fields_from_pb_list(record.fields)),
-            source,
-        ));
+        raws.push((RawRecord::new(op, record.fields), source));
     }
     if raws.is_empty() {
         return Ok(pb::SubmitResponse {
