@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod federation;
+pub(crate) mod gather;
 pub mod import;
 pub mod link;
 pub mod local;

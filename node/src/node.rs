@@ -139,7 +139,8 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
             entry_bytes.clone(),
         ),
         LogStore::new(store.clone(), entry_bytes.clone()),
-        StateMachine::new(store.clone()),
+        StateMachine::new(store.clone(), config.raft_id)
+            .context("cannot start the state machine's thread")?,
     )
     .await
     .context("cannot start Raft")?;

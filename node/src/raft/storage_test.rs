@@ -7,7 +7,9 @@ use super::state_machine::StateMachine;
 use super::{StorageError, TypeConfig};
 use crate::store::{Store, StoreOptions};
 
-struct SledBuilder;
+/// Stores whose state machine belongs to node `0`, which the suite names as the leader of
+/// every entry, or to another node, which keeps every entry back until it is read.
+struct SledBuilder(u64);
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for SledBuilder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
@@ -20,12 +22,17 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
         Ok((
             dir,
             LogStore::new(store.clone(), Default::default()),
-            StateMachine::new(store),
+            StateMachine::new(store, self.0).expect("start the state machine"),
         ))
     }
 }
 
 #[test]
 fn passes_openraft_storage_suite() -> Result<(), StorageError> {
-    Suite::test_all(SledBuilder)
+    Suite::test_all(SledBuilder(0))
+}
+
+#[test]
+fn passes_openraft_storage_suite_keeping_entries_back() -> Result<(), StorageError> {
+    Suite::test_all(SledBuilder(7))
 }

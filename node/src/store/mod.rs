@@ -352,8 +352,7 @@ impl Store {
     /// Raft log) may be committed this way.
     pub fn commit_behind(&self, set: WriteSet) -> Result<(), StoreError> {
         self.absent.add(set.written_keys());
-        let set = Arc::new(set);
-        self.behind.hand_over(Arc::clone(&set))?;
+        self.behind.hand_over(&set)?;
         self.hot.write(&set);
         Ok(())
     }

@@ -62,17 +62,9 @@ impl WriteSet {
         self.writes.is_empty()
     }
 
-    /// The writes as a sled batch, sharing their bytes: the set stays readable while sled
-    /// applies it.
-    pub(super) fn to_batch(&self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        for (k, v) in &self.writes {
-            match v {
-                Some(v) => batch.insert(k.clone(), v.clone()),
-                None => batch.remove(k.clone()),
-            }
-        }
-        batch
+    /// Every write as sled's byte strings, to share.
+    pub(super) fn shared(&self) -> impl Iterator<Item = (&IVec, &Option<IVec>)> {
+        self.writes.iter()
     }
 
     pub(super) fn into_batch(self) -> sled::Batch {
