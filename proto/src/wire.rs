@@ -201,6 +201,14 @@ fn read_str<R>(
     Ok(take(&text))
 }
 
+/// Names the member of `message` at fault in a decode error.
+fn at(message: &'static str, member: &'static str) -> impl FnOnce(DecodeError) -> DecodeError {
+    move |mut error| {
+        error.push(message, member);
+        error
+    }
+}
+
 /// Decodes a nested message into `state`, one field at a time with `each`.
 fn merge_message<T, B: Buf>(
     wire_type: WireType,
@@ -321,33 +329,29 @@ impl prost::Message for UpRecord {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let named = |mut error: DecodeError, field: &'static str| {
-            error.push("UpRecord", field);
-            error
-        };
         match tag {
             SEQ => encoding::uint64::merge(wire_type, &mut self.seq, buf, ctx)
-                .map_err(|e| named(e, "seq")),
+                .map_err(at("UpRecord", "seq")),
             DATASET => encoding::string::merge(wire_type, &mut self.dataset, buf, ctx)
-                .map_err(|e| named(e, "dataset")),
+                .map_err(at("UpRecord", "dataset")),
             KEY => encoding::string::merge(wire_type, &mut self.key, buf, ctx)
-                .map_err(|e| named(e, "key")),
+                .map_err(at("UpRecord", "key")),
             VERSION => encoding::uint64::merge(wire_type, &mut self.version, buf, ctx)
-                .map_err(|e| named(e, "version")),
+                .map_err(at("UpRecord", "version")),
             OP => encoding::string::merge(wire_type, &mut self.op, buf, ctx)
-                .map_err(|e| named(e, "op")),
+                .map_err(at("UpRecord", "op")),
             FIELDS => merge_field_entry(wire_type, &mut self.fields, buf, &ctx)
-                .map_err(|e| named(e, "fields")),
+                .map_err(at("UpRecord", "fields")),
             ORIGIN_REGION => encoding::string::merge(wire_type, &mut self.origin_region, buf, ctx)
-                .map_err(|e| named(e, "origin_region")),
+                .map_err(at("UpRecord", "origin_region")),
             ORIGIN_DEPARTMENT => {
                 encoding::string::merge(wire_type, &mut self.origin_department, buf, ctx)
-                    .map_err(|e| named(e, "origin_department"))
+                    .map_err(at("UpRecord", "origin_department"))
             }
             REPORTED_AT_MS => encoding::int64::merge(wire_type, &mut self.reported_at_ms, buf, ctx)
-                .map_err(|e| named(e, "reported_at_ms")),
+                .map_err(at("UpRecord", "reported_at_ms")),
             HOPS => encoding::message::merge_repeated(wire_type, &mut self.hops, buf, ctx)
-                .map_err(|e| named(e, "hops")),
+                .map_err(at("UpRecord", "hops")),
             _ => skip_field(wire_type, tag, buf, ctx),
         }
     }
@@ -388,17 +392,13 @@ impl prost::Message for RecordIn {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let named = |mut error: DecodeError, field: &'static str| {
-            error.push("RecordIn", field);
-            error
-        };
         match tag {
             IN_OP => encoding::string::merge(wire_type, &mut self.op, buf, ctx)
-                .map_err(|e| named(e, "op")),
+                .map_err(at("RecordIn", "op")),
             IN_FIELDS => merge_field_entry(wire_type, &mut self.fields, buf, &ctx)
-                .map_err(|e| named(e, "fields")),
+                .map_err(at("RecordIn", "fields")),
             IN_SOURCE => encoding::string::merge(wire_type, &mut self.source, buf, ctx)
-                .map_err(|e| named(e, "source")),
+                .map_err(at("RecordIn", "source")),
             _ => skip_field(wire_type, tag, buf, ctx),
         }
     }
