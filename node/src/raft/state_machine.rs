@@ -26,7 +26,7 @@
 //! count them.
 
 use std::io::Cursor;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -61,12 +61,13 @@ pub struct StateMachine {
 }
 
 /// Entries of another leader not applied yet, oldest first (see the module's comment).
-#[derive(Default)]
 struct Stash {
+    store: Store,
     kept: Mutex<Kept>,
-    /// Wakes the thread that applies the stash once it has waited long enough.
-    changed: Condvar,
 }
+
+/// How often the stash's thread looks whether what is kept is due.
+const STASH_TICK: Duration = Duration::from_millis(25);
 
 #[derive(Default)]
 struct Kept {
@@ -83,26 +84,25 @@ impl Stash {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts the thread that applies what was kept for [`STASH_WAIT`]; it ends once the
-    /// last state machine holding the stash is dropped.
+    /// Starts the thread that applies what is kept once it is due. The thread holds the
+    /// stash (and so the store) only while it looks, never while it sleeps: once the last
+    /// state machine is dropped it ends within a tick, and the store can be opened again.
     fn start(store: Store) -> std::io::Result<Arc<Stash>> {
-        let stash = Arc::new(Stash::default());
+        let stash = Arc::new(Stash {
+            store,
+            kept: Mutex::default(),
+        });
         let weak: Weak<Stash> = Arc::downgrade(&stash);
         std::thread::Builder::new()
             .name("sm-stash".into())
-            .spawn(move || {
-                while let Some(stash) = weak.upgrade() {
-                    let kept = stash.lock();
-                    let wait = kept.window.map_or(STASH_WAIT, |w| w.due_in(STASH_WAIT));
-                    let (mut kept, _) = stash
-                        .changed
-                        .wait_timeout(kept, wait)
-                        .unwrap_or_else(|p| p.into_inner());
-                    if kept.window.is_some_and(|w| w.due_in(STASH_WAIT).is_zero()) {
-                        if let Err(e) = apply_kept(&store, &mut kept) {
-                            tracing::error!(error = %e, "Applying the entries kept back failed; the node stops applying.");
-                            kept.failed = Some(e.to_string());
-                        }
+            .spawn(move || loop {
+                std::thread::sleep(STASH_TICK);
+                let Some(stash) = weak.upgrade() else { return };
+                let mut kept = stash.lock();
+                if kept.window.is_some_and(|w| w.due_in(STASH_WAIT).is_zero()) {
+                    if let Err(e) = apply_kept(&stash.store, &mut kept) {
+                        tracing::error!(error = %e, "Applying the entries kept back failed; the node stops applying.");
+                        kept.failed = Some(e.to_string());
                     }
                 }
             })?;
@@ -347,8 +347,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             kept.entries.extend(entries);
             if kept.records >= STASH_RECORDS {
                 apply_kept(&store, &mut kept)?;
-            } else {
-                stash.changed.notify_all();
             }
             Ok(answers)
         })
