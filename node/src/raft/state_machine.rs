@@ -111,15 +111,21 @@ impl Stash {
 }
 
 impl Kept {
-    /// Takes the entries kept back; fails if applying them in the background failed.
-    fn take(&mut self) -> Result<Vec<Entry>, StorageError> {
-        if let Some(reason) = &self.failed {
-            return Err(storage_error(
+    /// Fails if applying the entries kept back failed in the background.
+    fn check(&self) -> Result<(), StorageError> {
+        match &self.failed {
+            Some(reason) => Err(storage_error(
                 ErrorSubject::StateMachine,
                 ErrorVerb::Write,
                 reason,
-            ));
+            )),
+            None => Ok(()),
         }
+    }
+
+    /// Takes the entries kept back; fails if applying them in the background failed.
+    fn take(&mut self) -> Result<Vec<Entry>, StorageError> {
+        self.check()?;
         self.records = 0;
         self.window = None;
         Ok(std::mem::take(&mut self.entries))
@@ -334,13 +340,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut responses = apply_entries(&store, &all)?;
                 return Ok(responses.split_off(earlier));
             }
-            if let Some(reason) = &kept.failed {
-                return Err(storage_error(
-                    ErrorSubject::StateMachine,
-                    ErrorVerb::Write,
-                    reason,
-                ));
-            }
+            kept.check()?;
             let answers = vec![CommandResponse::None; entries.len()];
             kept.records += entries.iter().map(weight).sum::<usize>();
             kept.window.get_or_insert_with(Window::open).grew();

@@ -204,13 +204,7 @@ impl Behind {
     /// drained.
     fn run(&self, tree: &sled::Tree) {
         while let Some((writes, sets)) = self.due() {
-            let mut batch = sled::Batch::default();
-            for (key, value) in writes.iter() {
-                match value {
-                    Some(value) => batch.insert(key.clone(), value.clone()),
-                    None => batch.remove(key.clone()),
-                }
-            }
+            let batch = super::writeset::batch_of(writes.iter());
             tracing::trace!(sets, writes = writes.len(), "Committing.");
             self.yield_to_priority();
             let result = tree.apply_batch(batch);

@@ -338,7 +338,7 @@ impl Store {
         self.absent.add(set.written_keys());
         let hot = self.hot.covered(&set);
         self.sm
-            .apply_batch(set.into_batch())
+            .apply_batch(set.to_batch())
             .map_err(sled_err("commit"))?;
         // Cached once readable elsewhere: see `hot.rs`.
         self.hot.write(&hot);

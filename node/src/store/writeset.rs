@@ -67,14 +67,22 @@ impl WriteSet {
         self.writes.iter()
     }
 
-    pub(super) fn into_batch(self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        batch
+    /// The writes as a sled batch.
+    pub(super) fn to_batch(&self) -> sled::Batch {
+        batch_of(&self.writes)
     }
+}
+
+/// `writes` (a key's value, `None` deleting it) as a sled batch, sharing their bytes.
+pub(super) fn batch_of<'a>(
+    writes: impl IntoIterator<Item = (&'a IVec, &'a Option<IVec>)>,
+) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        match value {
+            Some(value) => batch.insert(key.clone(), value.clone()),
+            None => batch.remove(key.clone()),
+        }
+    }
+    batch
 }
