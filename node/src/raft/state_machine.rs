@@ -486,5 +486,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(snapshot.meta.last_log_id.map(|id| id.index), Some(6));
+        // Dropped, the state machine lets go of the store: the stash's thread holds it only
+        // while it looks, and the store can be opened again in the same process.
+        drop(sm);
+        crate::store::tests::reopen(dir.path());
     }
 }

@@ -523,8 +523,24 @@ fn sync_file_system(dir: &File) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The store at `dir` opened again once the handle just dropped has let go of it:
+    /// sled's own threads may hold its lock for a moment after the drop.
+    pub(crate) fn reopen(dir: &Path) -> Store {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match Store::open(dir, &StoreOptions::default()) {
+                Ok(store) => return store,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "The store is still held.");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("the store at {} stays held: {e}", dir.display()),
+            }
+        }
+    }
 
     #[test]
     fn log_append_range_truncate_purge() {
@@ -570,7 +586,7 @@ mod tests {
             store.sync().unwrap();
         }
         // Dropping the store finished the committer: everything is in sled.
-        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.get(b"k/1").unwrap(), Some(b"last".to_vec()));
         assert_eq!(store.get(b"k/2").unwrap(), None);
         assert_eq!(store.scan_prefix(b"n/").count(), 20);
@@ -642,7 +658,7 @@ mod tests {
                 Some(b"1".to_vec())
             );
         }
-        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let store = reopen(dir.path());
         // The filter is filled from the keys on disk, in the background.
         let waited = std::time::Instant::now();
         while !store.absent.surely_absent(b"key/action/never") {
@@ -687,7 +703,7 @@ mod tests {
             store.commit(set).unwrap();
             store.sync().unwrap();
         }
-        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let store = reopen(dir.path());
         let a: Vec<_> = store.scan_prefix(b"a/").map(|r| r.unwrap().1).collect();
         assert_eq!(a, vec![b"one".to_vec(), b"two".to_vec()]);
         assert_eq!(
