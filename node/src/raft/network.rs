@@ -14,6 +14,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
+use prost::bytes::Bytes;
 use regfed_pki::TlsMaterial;
 use regfed_proto::v1 as pb;
 use serde::de::DeserializeOwned;
@@ -93,6 +94,22 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
+/// An entry's encoding, kept by [`EntryBytes`], as the bytes of a request: shared, so an
+/// entry of a few megabytes is not copied for each follower it goes to.
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Shared {
+    fn bytes(encoded: Arc<Vec<u8>>) -> Bytes {
+        Bytes::from_owner(Shared(encoded))
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Rpc {
     Append,
@@ -105,7 +122,7 @@ impl Peer {
         &mut self,
         rpc: Rpc,
         request: &Req,
-        entries: Vec<Vec<u8>>,
+        entries: Vec<Bytes>,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
     where
@@ -149,7 +166,7 @@ impl RaftNetwork<TypeConfig> for Peer {
         // The entries travel apart, each in the encoding the log already made.
         let entries = std::mem::take(&mut rpc.entries)
             .iter()
-            .map(|entry| self.encoded.encode(entry).map(|bytes| bytes.to_vec()))
+            .map(|entry| self.encoded.encode(entry).map(Shared::bytes))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.call(Rpc::Append, &rpc, entries, &option).await

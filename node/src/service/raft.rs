@@ -74,7 +74,7 @@ impl pb::raft_peer_server::RaftPeer for RaftService {
             decode(payload)?;
         for (i, bytes) in entries.into_iter().enumerate() {
             // Decoded, and the bytes kept for this node's log.
-            let entry = self.node.entry_bytes.decode(bytes).map_err(|e| {
+            let entry = self.node.entry_bytes.decode(bytes.into()).map_err(|e| {
                 Status::invalid_argument(format!(
                     "entry {i} of the Raft append does not decode: {e}"
                 ))
