@@ -130,6 +130,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
         .with_context(|| format!("node {} cannot open its store", config.id))?;
     let group = config.raft_members.len() > 1 || config.raft_join;
     let entry_bytes = crate::raft::entry_bytes::EntryBytes::default();
+    let speculation = Arc::new(crate::raft::speculation::Speculation::default());
     let raft = Raft::new(
         config.raft_id,
         raft_config(config.raft_snapshot_every)?,
@@ -139,7 +140,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
             entry_bytes.clone(),
         ),
         LogStore::new(store.clone(), entry_bytes.clone()),
-        StateMachine::new(store.clone(), config.raft_id)
+        StateMachine::new(store.clone(), config.raft_id, Arc::clone(&speculation))
             .context("cannot start the state machine's thread")?,
     )
     .await
@@ -175,7 +176,12 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Node>> {
     {
         tracing::warn!(%error, "No leader yet; writes will wait for the election.");
     }
-    let proposer = crate::raft::proposer::Proposer::start(raft.clone());
+    let proposer = crate::raft::proposer::Proposer::start(
+        raft.clone(),
+        store.clone(),
+        speculation,
+        config.raft_id,
+    );
     Ok(Arc::new(Node {
         config,
         store,

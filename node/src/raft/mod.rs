@@ -13,6 +13,7 @@ pub mod entry_bytes;
 pub mod log_store;
 pub mod network;
 pub mod proposer;
+pub mod speculation;
 pub mod state_machine;
 
 #[cfg(test)]

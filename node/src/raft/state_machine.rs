@@ -1,12 +1,16 @@
-//! The Raft state machine on sled: applies committed commands through
-//! [`Applier`](crate::state::apply::Applier) and builds and installs snapshots.
+//! The Raft state machine on sled: installs the writes the leader computed for each entry
+//! (see `speculation.rs`), applies an entry that carries commands through
+//! [`Applier`](crate::state::apply::Applier), and builds and installs snapshots.
 //!
 //! Each apply commits its writes and the last-applied log id in one atomic sled batch,
 //! so after a crash the state is exactly "applied up to X" and openraft re-applies from
 //! X + 1 out of the durable log. Apply does not sync: the log is the durable record, and a
 //! snapshot syncs before it is offered.
 //!
-//! **Entries of another leader are applied later, together.** No one waits for a
+//! **Entries of another leader that carry commands are applied later, together.** (A
+//! leader of this version proposes computed writes, which are installed at once: keeping
+//! them back would save nothing. What is kept back is a leader's blank and membership
+//! entries, and the commands of a leader that proposes commands.) No one waits for a
 //! follower's apply: its answers go nowhere, and reads that must be current run on the
 //! leader. So a follower keeps the entries it is given (the [`Stash`]) and applies them in
 //! one go once they hold [`STASH_RECORDS`] records, the first has waited [`STASH_WAIT`],
@@ -35,11 +39,12 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::speculation::Speculation;
 use super::{storage_error, Entry, LogId, NodeId, StorageError, TypeConfig};
 use crate::gather::Window;
 use crate::state::apply::Applier;
-use crate::state::{keys, CommandResponse};
-use crate::store::Store;
+use crate::state::{keys, Command, CommandResponse};
+use crate::store::{Store, WriteSet};
 
 type Membership = StoredMembership<NodeId, openraft::BasicNode>;
 
@@ -63,6 +68,7 @@ pub struct StateMachine {
 /// Entries of another leader not applied yet, oldest first (see the module's comment).
 struct Stash {
     store: Store,
+    speculation: Arc<Speculation>,
     kept: Mutex<Kept>,
 }
 
@@ -87,9 +93,10 @@ impl Stash {
     /// Starts the thread that applies what is kept once it is due. The thread holds the
     /// stash (and so the store) only while it looks, never while it sleeps: once the last
     /// state machine is dropped it ends within a tick, and the store can be opened again.
-    fn start(store: Store) -> std::io::Result<Arc<Stash>> {
+    fn start(store: Store, speculation: Arc<Speculation>) -> std::io::Result<Arc<Stash>> {
         let stash = Arc::new(Stash {
             store,
+            speculation,
             kept: Mutex::default(),
         });
         let weak: Weak<Stash> = Arc::downgrade(&stash);
@@ -100,7 +107,7 @@ impl Stash {
                 let Some(stash) = weak.upgrade() else { return };
                 let mut kept = stash.lock();
                 if kept.window.is_some_and(|w| w.due_in(STASH_WAIT).is_zero()) {
-                    if let Err(e) = apply_kept(&stash.store, &mut kept) {
+                    if let Err(e) = stash.apply_kept(&mut kept) {
                         tracing::error!(error = %e, "Applying the entries kept back failed; the node stops applying.");
                         kept.failed = Some(e.to_string());
                     }
@@ -132,13 +139,15 @@ impl Kept {
     }
 }
 
-/// Applies the entries kept back, if any.
-fn apply_kept(store: &Store, kept: &mut Kept) -> Result<(), StorageError> {
-    let entries = kept.take()?;
-    if !entries.is_empty() {
-        apply_entries(store, &entries)?;
+impl Stash {
+    /// Applies the entries kept back, if any.
+    fn apply_kept(&self, kept: &mut Kept) -> Result<(), StorageError> {
+        let entries = kept.take()?;
+        if !entries.is_empty() {
+            apply_entries(&self.store, &self.speculation, &entries)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Records an entry counts for in the stash.
@@ -149,50 +158,102 @@ fn weight(entry: &Entry) -> usize {
     }
 }
 
-/// Applies `entries` in order, in one write set committed behind (see `store/behind.rs`).
-fn apply_entries(store: &Store, entries: &[Entry]) -> Result<Vec<CommandResponse>, StorageError> {
+/// Applies `entries` in order, in one write set committed behind (see `store/behind.rs`):
+/// a command's entry by the [`Applier`] (one applier for each run of them, so that it
+/// reads and writes each key once for all), a computed entry by installing its writes
+/// (see `speculation.rs`).
+fn apply_entries(
+    store: &Store,
+    speculation: &Speculation,
+    entries: &[Entry],
+) -> Result<Vec<CommandResponse>, StorageError> {
     let started = std::time::Instant::now();
-    let mut applier = Applier::new(store);
+    let mut all = WriteSet::default();
     let mut responses = Vec::with_capacity(entries.len());
-    let mut last = None;
-    for entry in entries {
-        last = Some(entry.log_id);
+    let (mut computed, mut stale) = (None, false);
+    let mut rest = entries;
+    while let Some(entry) = rest.first() {
+        let run = rest.iter().take_while(|e| is_command(e)).count();
+        if run > 0 {
+            let mut applier = Applier::over(store, Some(&all));
+            for entry in &rest[..run] {
+                let EntryPayload::Normal(command) = &entry.payload else {
+                    unreachable!("a run holds commands only")
+                };
+                responses.push(applier.apply(entry.log_id.index, command).map_err(|e| {
+                    storage_error(ErrorSubject::Apply(entry.log_id), ErrorVerb::Write, e)
+                })?);
+            }
+            all.extend(applier.into_writes());
+            rest = &rest[run..];
+            continue;
+        }
         let response = match &entry.payload {
             EntryPayload::Blank => CommandResponse::None,
-            EntryPayload::Normal(command) => {
-                applier.apply(entry.log_id.index, command).map_err(|e| {
-                    storage_error(ErrorSubject::Apply(entry.log_id), ErrorVerb::Write, e)
-                })?
-            }
             EntryPayload::Membership(m) => {
                 let stored = Membership::new(Some(entry.log_id), m.clone());
-                applier.write(keys::MEMBERSHIP.to_vec(), &stored);
+                put(&mut all, keys::MEMBERSHIP, &stored);
                 CommandResponse::None
             }
+            EntryPayload::Normal(Command::Computed(c)) => {
+                computed = Some(entry.log_id);
+                if c.log_id == entry.log_id {
+                    all.extend(WriteSet::decode(&c.writes).map_err(|e| {
+                        let e = format!("the entry's computed writes do not decode: {e}");
+                        storage_error(ErrorSubject::Apply(entry.log_id), ErrorVerb::Read, e)
+                    })?);
+                    CommandResponse::None
+                } else {
+                    stale = true;
+                    CommandResponse::Stale
+                }
+            }
+            EntryPayload::Normal(_) => unreachable!("commands are applied in runs"),
         };
         responses.push(response);
+        rest = &rest[1..];
     }
-    if let Some(last) = last {
-        applier.write(keys::LAST_APPLIED.to_vec(), &last);
+    if let Some(last) = entries.last() {
+        put(&mut all, keys::LAST_APPLIED, &last.log_id);
     }
-    let computed = started.elapsed();
-    let writes = applier.into_writes();
-    let n = writes.len();
-    let bytes = writes.bytes();
+    let computed_in = started.elapsed();
+    let (n, bytes) = (all.len(), all.bytes());
     // Committed behind: the next batch is computed while sled inserts this one.
     // The Raft log, not the state machine, is what makes a batch durable.
     store
-        .commit_behind(writes)
+        .commit_behind(all)
         .map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
+    // The writes are readable from the store now: the leader's overlay can let them go.
+    if stale {
+        speculation.clear();
+    } else if let Some(id) = computed {
+        speculation.installed(&id);
+    }
     tracing::debug!(
         entries = entries.len(),
         writes = n,
         bytes,
-        compute_ms = computed.as_millis() as u64,
-        hand_over_ms = (started.elapsed() - computed).as_millis() as u64,
+        compute_ms = computed_in.as_millis() as u64,
+        hand_over_ms = (started.elapsed() - computed_in).as_millis() as u64,
         "Applied."
     );
     Ok(responses)
+}
+
+/// An entry not to keep back: this node proposed it (its caller waits), or it is
+/// computed (installing it costs no more than keeping it).
+fn at_once(entry: &Entry, me: NodeId) -> bool {
+    entry.log_id.leader_id.node_id == me
+        || matches!(&entry.payload, EntryPayload::Normal(Command::Computed(_)))
+}
+
+/// An entry the [`Applier`] applies (not one installed, nor a blank or membership one).
+fn is_command(entry: &Entry) -> bool {
+    matches!(&entry.payload, EntryPayload::Normal(c) if !matches!(c, Command::Computed(_)))
+}
+
+fn put<T: Serialize>(writes: &mut WriteSet, key: &[u8], value: &T) {
+    crate::codec::encode_with(value, |bytes| writes.put_slice(key.to_vec(), bytes));
 }
 
 /// The current snapshot as kept in the Raft metadata tree.
@@ -203,16 +264,17 @@ struct StoredSnapshot {
 }
 
 impl StateMachine {
-    /// The state machine of node `me` on `store`.
-    pub fn new(store: Store, me: NodeId) -> std::io::Result<Self> {
-        let stash = Stash::start(store.clone())?;
+    /// The state machine of node `me` on `store`; `speculation` is what its proposer
+    /// computed and has not seen installed.
+    pub fn new(store: Store, me: NodeId, speculation: Arc<Speculation>) -> std::io::Result<Self> {
+        let stash = Stash::start(store.clone(), speculation)?;
         Ok(StateMachine { store, me, stash })
     }
 
     /// Applies the entries kept back, so that the state is current.
     async fn catch_up(&self) -> Result<(), StorageError> {
-        let (store, stash) = (self.store.clone(), Arc::clone(&self.stash));
-        tokio::task::spawn_blocking(move || apply_kept(&store, &mut stash.lock()))
+        let stash = Arc::clone(&self.stash);
+        tokio::task::spawn_blocking(move || stash.apply_kept(&mut stash.lock()))
             .await
             .map_err(|e| storage_error(ErrorSubject::StateMachine, ErrorVerb::Write, e))?
     }
@@ -332,12 +394,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (store, stash, me) = (self.store.clone(), Arc::clone(&self.stash), self.me);
         tokio::task::spawn_blocking(move || {
             let mut kept = stash.lock();
-            if entries.iter().any(|e| e.log_id.leader_id.node_id == me) {
-                // Someone waits for these answers: apply everything now, in order.
+            if entries.iter().any(|e| at_once(e, me)) {
+                // Someone waits for these answers, or the writes are computed already:
+                // apply everything now, in order.
                 let mut all = kept.take()?;
                 let earlier = all.len();
                 all.extend(entries);
-                let mut responses = apply_entries(&store, &all)?;
+                let mut responses = apply_entries(&store, &stash.speculation, &all)?;
                 return Ok(responses.split_off(earlier));
             }
             kept.check()?;
@@ -346,7 +409,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             kept.window.get_or_insert_with(Window::open).grew();
             kept.entries.extend(entries);
             if kept.records >= STASH_RECORDS {
-                apply_kept(&store, &mut kept)?;
+                stash.apply_kept(&mut kept)?;
             }
             Ok(answers)
         })
@@ -451,7 +514,7 @@ mod tests {
     async fn another_leaders_entries_are_kept_back_until_this_nodes_own_or_a_while() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
-        let mut sm = StateMachine::new(store, 1).unwrap();
+        let mut sm = StateMachine::new(store, 1, Default::default()).unwrap();
         // Node 2's entry: answered at once, applied later.
         let answers = sm.apply([blank(1, 2, 1)]).await.unwrap();
         assert_eq!(answers, vec![CommandResponse::None]);
@@ -490,5 +553,107 @@ mod tests {
         // while it looks, and the store can be opened again in the same process.
         drop(sm);
         crate::store::tests::reopen(dir.path());
+    }
+
+    fn id(term: u64, index: u64) -> LogId {
+        RaftLogId::new(CommittedLeaderId::new(term, 1), index)
+    }
+
+    /// Node 1's entry at `at` carrying writes computed for `computed_for`.
+    fn computed(at: LogId, computed_for: LogId, writes: &WriteSet) -> Entry {
+        Entry {
+            log_id: at,
+            payload: EntryPayload::Normal(Command::Computed(Arc::new(crate::state::Computed {
+                log_id: computed_for,
+                records: 1,
+                writes: writes.encode(),
+            }))),
+        }
+    }
+
+    fn one(key: &str, value: &str) -> WriteSet {
+        let mut set = WriteSet::default();
+        set.put(key.as_bytes().to_vec(), value.as_bytes().to_vec());
+        set
+    }
+
+    #[tokio::test]
+    async fn computed_writes_are_installed_only_at_the_log_id_they_were_computed_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let speculation = Arc::new(Speculation::default());
+        let mut sm = StateMachine::new(store.clone(), 1, Arc::clone(&speculation)).unwrap();
+        let value = |key: &str| store.get(key.as_bytes()).unwrap();
+
+        // Where it was computed for: installed, and the proposer's overlay lets it go.
+        let a = one("t/a", "1");
+        speculation.push(id(1, 1), Arc::new(one("t/a", "1")));
+        let answers = sm.apply([computed(id(1, 1), id(1, 1), &a)]).await.unwrap();
+        assert_eq!(answers, vec![CommandResponse::None]);
+        assert_eq!(value("t/a"), Some(b"1".to_vec()));
+        assert!(speculation.is_empty());
+
+        // Another entry came between: nothing installed, the overlay cleared.
+        speculation.push(id(1, 2), Arc::new(one("t/b", "1")));
+        speculation.push(id(1, 3), Arc::new(one("t/c", "1")));
+        let answers = sm
+            .apply([
+                blank(1, 1, 2),
+                computed(id(1, 3), id(1, 2), &one("t/b", "1")),
+                computed(id(1, 4), id(1, 3), &one("t/c", "1")),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            answers,
+            vec![
+                CommandResponse::None,
+                CommandResponse::Stale,
+                CommandResponse::Stale
+            ]
+        );
+        assert_eq!((value("t/b"), value("t/c")), (None, None));
+        assert!(speculation.is_empty());
+        assert_eq!(stored_index(&sm), Some(4));
+
+        // The right index in a later term is another place too.
+        let answers = sm
+            .apply([computed(id(2, 5), id(1, 5), &one("t/d", "1"))])
+            .await
+            .unwrap();
+        assert_eq!(answers, vec![CommandResponse::Stale]);
+        assert_eq!(value("t/d"), None);
+
+        // A command and computed writes in one apply: in order, the command's writes and
+        // the installed ones in the same atomic batch.
+        let command = Entry {
+            log_id: id(2, 6),
+            payload: EntryPayload::Normal(Command::ParentAcked(7)),
+        };
+        let answers = sm
+            .apply([command, computed(id(2, 7), id(2, 7), &one("t/e", "1"))])
+            .await
+            .unwrap();
+        assert_eq!(answers, vec![CommandResponse::None, CommandResponse::None]);
+        assert_eq!(value("t/e"), Some(b"1".to_vec()));
+        assert_eq!(
+            sm.read::<u64>(keys::ACKED_SEQ).unwrap(),
+            Some(7),
+            "the command before the computed entry was applied"
+        );
+        assert_eq!(stored_index(&sm), Some(7));
+
+        // A command after computed writes reads them: the acknowledged sequence number
+        // installed (10) stands against a lower one (9).
+        let mut acked = WriteSet::default();
+        acked.put(keys::ACKED_SEQ.to_vec(), crate::codec::encode(&10u64));
+        let command = Entry {
+            log_id: id(2, 9),
+            payload: EntryPayload::Normal(Command::ParentAcked(9)),
+        };
+        sm.apply([computed(id(2, 8), id(2, 8), &acked), command])
+            .await
+            .unwrap();
+        assert_eq!(sm.read::<u64>(keys::ACKED_SEQ).unwrap(), Some(10));
     }
 }

@@ -22,7 +22,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
         Ok((
             dir,
             LogStore::new(store.clone(), Default::default()),
-            StateMachine::new(store, self.0).expect("start the state machine"),
+            StateMachine::new(store, self.0, Default::default()).expect("start the state machine"),
         ))
     }
 }

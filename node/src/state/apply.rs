@@ -34,6 +34,9 @@ pub enum ApplyError {
     },
     #[error(transparent)]
     Bucket(#[from] bucket::DamagedAt),
+    /// Computed writes are installed by the state machine, not applied as a command.
+    #[error("a computed entry reached the applier; the state machine installs those")]
+    Computed,
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ApplyError> {
@@ -51,8 +54,22 @@ pub const CHANGES_PER_KEY: usize = 64;
 
 /// Collects the writes of one or more commands over a read view of the store, so that a
 /// whole Raft apply batch commits atomically with its last-applied log id.
+/// Writes not in the store yet that an apply reads through (see `raft::speculation`).
+pub trait Overlay: Sync {
+    /// `Some(Some(v))` written, `Some(None)` deleted, `None` untouched here.
+    fn lookup(&self, key: &[u8]) -> Option<Option<sled::IVec>>;
+}
+
+impl Overlay for WriteSet {
+    fn lookup(&self, key: &[u8]) -> Option<Option<sled::IVec>> {
+        WriteSet::lookup(self, key)
+    }
+}
+
 pub struct Applier<'a> {
     store: &'a Store,
+    /// Writes not in the store yet, read before it.
+    overlay: Option<&'a dyn Overlay>,
     writes: WriteSet,
     /// Values updated many times per batch, kept decoded until the batch is written: the
     /// counters of a month's days by key (`keys::counters`).
@@ -102,8 +119,14 @@ struct Upstream<'b> {
 
 impl<'a> Applier<'a> {
     pub fn new(store: &'a Store) -> Self {
+        Self::over(store, None)
+    }
+
+    /// An applier reading `overlay` before `store`: the state those writes leave.
+    pub fn over(store: &'a Store, overlay: Option<&'a dyn Overlay>) -> Self {
         Applier {
             store,
+            overlay,
             writes: WriteSet::default(),
             counters: BTreeMap::new(),
             next_seq: None,
@@ -157,7 +180,7 @@ impl<'a> Applier<'a> {
         let bytes = match self.writes.get(key) {
             Some(Some(v)) => v.to_vec(),
             Some(None) => return Ok(None),
-            None => match self.store.get(key)? {
+            None => match self.stored(key)? {
                 Some(v) => v,
                 None => return Ok(None),
             },
@@ -165,11 +188,19 @@ impl<'a> Applier<'a> {
         decode(key, &bytes).map(Some)
     }
 
+    /// A key's value before this apply: in the overlay, else in the store.
+    fn stored(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        if let Some(written) = self.overlay.and_then(|o| o.lookup(key)) {
+            return Ok(written.map(|v| v.to_vec()));
+        }
+        Ok(self.store.get(key)?)
+    }
+
     /// The bucket at `bucket_key` as this apply leaves it, read from the store the first
     /// time.
     fn bucket(&mut self, bucket_key: &[u8]) -> Result<&mut bucket::Slots, ApplyError> {
         if !self.buckets.contains_key(bucket_key) {
-            let slots = match self.store.get(bucket_key)? {
+            let slots = match self.stored(bucket_key)? {
                 Some(stored) => bucket::Slots::parse(&stored).map_err(|e| e.at(bucket_key))?,
                 None => bucket::Slots::default(),
             };
@@ -228,6 +259,7 @@ impl<'a> Applier<'a> {
                 self.position = 0;
                 Ok(CommandResponse::Group(responses))
             }
+            Command::Computed(_) => Err(ApplyError::Computed),
             Command::ParentAcked(seq) => {
                 let acked: u64 = self.read(keys::ACKED_SEQ)?.unwrap_or(0);
                 if *seq > acked {

@@ -22,6 +22,25 @@ pub enum Command {
     /// Commands proposed together in one log entry, applied in order; answered by
     /// [`CommandResponse::Group`]. See `raft::proposer`.
     Group(Vec<Command>),
+    /// The writes a leader computed for its commands, installed as they are by every
+    /// replica at the log id they were computed for. See `raft::speculation`.
+    Computed(std::sync::Arc<Computed>),
+}
+
+/// A command's writes, computed by the leader before it proposed them, on the state
+/// that the entries before `log_id` leave.
+///
+/// Installed only at `log_id`: an entry that lands anywhere else (another entry came
+/// between, or another leader's term began) was computed on a state that is not the one
+/// before it, and installs nothing ([`CommandResponse::Stale`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    pub log_id: openraft::LogId<u64>,
+    /// The records the commands carried, for the proposer's accounting.
+    pub records: u64,
+    /// The writes, encoded by [`WriteSet::encode`](crate::store::writeset::WriteSet::encode).
+    #[serde(with = "crate::codec::bytes")]
+    pub writes: Vec<u8>,
 }
 
 /// Changes `first_seq..=last_seq` of a child, governed here before proposing.
@@ -133,6 +152,9 @@ pub enum CommandResponse {
     Notices(u64),
     /// The responses of a [`Command::Group`], in its order.
     Group(Vec<CommandResponse>),
+    /// A [`Command::Computed`] that landed at another log id than it was computed for:
+    /// nothing was written, and its commands are to be proposed again.
+    Stale,
 }
 
 /// What a child's batch did here.

@@ -14,7 +14,7 @@ pub mod keys;
 pub mod model;
 pub mod read;
 
-pub use command::{Command, CommandResponse, GovernedRecord, RecordOutcome, SubmitBatch};
+pub use command::{Command, CommandResponse, Computed, GovernedRecord, RecordOutcome, SubmitBatch};
 pub use model::{KeyState, Origin, OutboxEntry, QueueEntry, QueueStatus, RaisedBy, VersionRecord};
 
 /// Milliseconds since the Unix epoch, the one time format inside the state machine.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use prost::encoding::{decode_varint, encode_varint};
 use sled::IVec;
 
 /// Writes collected while applying Raft entries; `None` deletes the key.
@@ -67,6 +68,69 @@ impl WriteSet {
         self.writes.iter()
     }
 
+    /// Adds `other`'s writes, which win over this set's.
+    pub fn extend(&mut self, other: WriteSet) {
+        self.writes.extend(other.writes);
+    }
+
+    /// A key's write here, shared: `Some(None)` deleted here, `None` untouched here.
+    pub fn lookup(&self, key: &[u8]) -> Option<Option<IVec>> {
+        self.writes.get(key).cloned()
+    }
+
+    /// The writes as bytes, for a log entry: each is `varint(key length) key`, then
+    /// `0` for a delete or `1 varint(value length) value`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes() + 8 * self.writes.len());
+        for (key, value) in &self.writes {
+            encode_varint(key.len() as u64, &mut out);
+            out.extend_from_slice(key);
+            match value {
+                None => out.push(0),
+                Some(value) => {
+                    out.push(1);
+                    encode_varint(value.len() as u64, &mut out);
+                    out.extend_from_slice(value);
+                }
+            }
+        }
+        out
+    }
+
+    /// The writes [`encode`](Self::encode) made, or where the bytes stop making sense.
+    pub fn decode(mut bytes: &[u8]) -> Result<WriteSet, String> {
+        let total = bytes.len();
+        let mut writes = BTreeMap::new();
+        let at = |rest: &[u8]| total - rest.len();
+        let take = |rest: &mut &[u8]| -> Result<IVec, String> {
+            let start = at(rest);
+            let len = decode_varint(rest).map_err(|_| format!("a bad length at byte {start}"))?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l <= rest.len())
+                .ok_or_else(|| format!("a length past the end at byte {start}"))?;
+            let (value, tail) = rest.split_at(len);
+            *rest = tail;
+            Ok(IVec::from(value))
+        };
+        while !bytes.is_empty() {
+            let key = take(&mut bytes)?;
+            let value = match bytes.split_first() {
+                Some((0, tail)) => {
+                    bytes = tail;
+                    None
+                }
+                Some((1, tail)) => {
+                    bytes = tail;
+                    Some(take(&mut bytes)?)
+                }
+                _ => return Err(format!("a bad tag at byte {}", at(bytes))),
+            };
+            writes.insert(key, value);
+        }
+        Ok(WriteSet { writes })
+    }
+
     /// The writes as a sled batch.
     pub(super) fn to_batch(&self) -> sled::Batch {
         batch_of(&self.writes)
@@ -85,4 +149,36 @@ pub(super) fn batch_of<'a>(
         }
     }
     batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_survive_their_encoding_and_damage_is_named() {
+        let mut set = WriteSet::default();
+        set.put(b"a".to_vec(), b"one".to_vec());
+        set.delete(b"b".to_vec());
+        set.put(b"c".to_vec(), vec![7; 300]);
+        set.put(b"empty".to_vec(), Vec::new());
+        let bytes = set.encode();
+        let back = WriteSet::decode(&bytes).unwrap();
+        assert_eq!(back.writes, set.writes);
+        assert!(WriteSet::decode(&[]).unwrap().is_empty());
+        for cut in 1..bytes.len() {
+            if let Ok(partial) = WriteSet::decode(&bytes[..cut]) {
+                // A cut between two writes decodes the writes before it.
+                assert!(partial.len() < set.len(), "cut at {cut}");
+            }
+        }
+        let mut bad = bytes.clone();
+        bad[2] = 9; // the tag after key "a"
+        assert_eq!(WriteSet::decode(&bad).unwrap_err(), "a bad tag at byte 2");
+        let mut later = WriteSet::default();
+        later.put(b"b".to_vec(), b"two".to_vec());
+        set.extend(later);
+        assert_eq!(set.lookup(b"b"), Some(Some(IVec::from(&b"two"[..]))));
+        assert_eq!(set.lookup(b"zzz"), None);
+    }
 }
