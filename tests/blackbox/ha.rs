@@ -42,7 +42,7 @@ pub async fn member_status(node: &LocalNode) -> Option<pb::StatusResponse> {
 pub async fn load(
     mut members: Vec<String>,
     identity: std::path::PathBuf,
-    batches: Vec<Vec<Outgoing>>,
+    batches: impl IntoIterator<Item = Vec<Outgoing>>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> (Ledger, Vec<Instant>) {
     let mut ledger = Ledger::default();
@@ -128,15 +128,22 @@ impl Load {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         for (i, (dept, identity)) in nodes[0].departments.iter().enumerate() {
-            let actions: Vec<Outgoing> = action_stream(&cfg, &refs, 1 + i as u64 * 100_000, 30_000)
-                .into_iter()
-                .filter(|s| s.department.as_deref() == Some(&dept.code))
-                .map(|s| Outgoing {
-                    source: s.key.clone(),
-                    record: s.record,
-                })
-                .collect();
-            let batches: Vec<Vec<Outgoing>> = actions.chunks(100).map(|c| c.to_vec()).collect();
+            // Endless, made as it is sent: the load runs until the test stops it, however
+            // fast the group commits (a fixed number of actions could all be in before the
+            // fault the test makes). Each department numbers from a range of its own.
+            let (cfg, refs, code) = (cfg.clone(), refs.clone(), dept.code.clone());
+            let batches = (0u64..).flat_map(move |chunk| {
+                let start = (1 + i as u64) * 10_000_000 + chunk * 10_000;
+                let actions: Vec<Outgoing> = action_stream(&cfg, &refs, start, 10_000)
+                    .into_iter()
+                    .filter(|s| s.department.as_deref() == Some(&code))
+                    .map(|s| Outgoing {
+                        source: s.key.clone(),
+                        record: s.record,
+                    })
+                    .collect();
+                actions.chunks(100).map(|c| c.to_vec()).collect::<Vec<_>>()
+            });
             tasks.push(tokio::spawn(load(
                 members.clone(),
                 identity.clone(),
