@@ -297,7 +297,7 @@ pub async fn run(args: HaBenchArgs) -> anyhow::Result<()> {
             let total: f64 = cpu_three.iter().sum();
             println!("CPU per record  group of 1 {one:.1} us; group of 3 {total:.1} us: leader {leader:.1}, followers {followers} (medians of user + system time per acknowledged record, until the members went quiet; where the members share the cores and keep them as busy, 3 over 1 comes to the ratio of the two, {:.1}%)", 100.0 * one / total);
         }
-        println!("quiet after     group of 1 {tail_one:.0} ms, group of 3 {tail_three:.0} ms after the last acknowledgement, medians (followers apply what they kept back, committers finish: part of each round, in the rates)");
+        println!("quiet after     group of 1 {tail_one:.0} ms, group of 3 {tail_three:.0} ms after the last acknowledgement, medians (committers finish what they gathered: part of each round, in the rates)");
         match failover {
             Some(f) => println!("failover        {f:>10.2} s median from kill -9 of the leader to the first acknowledged write ({list}; target < 3 s)"),
             None => println!("failover        not measured (--failovers 0)"),
