@@ -52,8 +52,6 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ApplyError
 /// kilobytes, copied and written out at every batch. Groups of 64 keep a leaf under 64 KB.
 pub const CHANGES_PER_KEY: usize = 64;
 
-/// Collects the writes of one or more commands over a read view of the store, so that a
-/// whole Raft apply batch commits atomically with its last-applied log id.
 /// Writes not in the store yet that an apply reads through (see `raft::speculation`).
 pub trait Overlay: Sync {
     /// `Some(Some(v))` written, `Some(None)` deleted, `None` untouched here.
@@ -66,6 +64,8 @@ impl Overlay for WriteSet {
     }
 }
 
+/// Collects the writes of one or more commands over a read view of the store, so that a
+/// whole Raft apply batch commits atomically with its last-applied log id.
 pub struct Applier<'a> {
     store: &'a Store,
     /// Writes not in the store yet, read before it.
