@@ -192,7 +192,7 @@ fn apply_entries(
             EntryPayload::Blank => CommandResponse::None,
             EntryPayload::Membership(m) => {
                 let stored = Membership::new(Some(entry.log_id), m.clone());
-                put(&mut all, keys::MEMBERSHIP, &stored);
+                all.put_value(keys::MEMBERSHIP.to_vec(), &stored);
                 CommandResponse::None
             }
             EntryPayload::Normal(Command::Computed(c)) => {
@@ -214,7 +214,7 @@ fn apply_entries(
         rest = &rest[1..];
     }
     if let Some(last) = entries.last() {
-        put(&mut all, keys::LAST_APPLIED, &last.log_id);
+        all.put_value(keys::LAST_APPLIED.to_vec(), &last.log_id);
     }
     let computed_in = started.elapsed();
     let (n, bytes) = (all.len(), all.bytes());
@@ -250,10 +250,6 @@ fn at_once(entry: &Entry, me: NodeId) -> bool {
 /// An entry the [`Applier`] applies (not one installed, nor a blank or membership one).
 fn is_command(entry: &Entry) -> bool {
     matches!(&entry.payload, EntryPayload::Normal(c) if !matches!(c, Command::Computed(_)))
-}
-
-fn put<T: Serialize>(writes: &mut WriteSet, key: &[u8], value: &T) {
-    crate::codec::encode_with(value, |bytes| writes.put_slice(key.to_vec(), bytes));
 }
 
 /// The current snapshot as kept in the Raft metadata tree.

@@ -237,8 +237,7 @@ impl<'a> Applier<'a> {
     }
 
     pub fn write<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
-        let writes = &mut self.writes;
-        crate::codec::encode_with(value, |bytes| writes.put_slice(key, bytes));
+        self.writes.put_value(key, value);
     }
 
     pub fn apply(

@@ -25,6 +25,12 @@ impl WriteSet {
         self.writes.insert(key.into(), Some(value.into()));
     }
 
+    /// [`put`](Self::put) of a value in the node's byte encoding (`crate::codec`),
+    /// copied once out of the encoder's buffer.
+    pub fn put_value<T: serde::Serialize + ?Sized>(&mut self, key: Vec<u8>, value: &T) {
+        crate::codec::encode_with(value, |bytes| self.put_slice(key, bytes));
+    }
+
     pub fn delete(&mut self, key: Vec<u8>) {
         self.writes.insert(key.into(), None);
     }
