@@ -23,7 +23,7 @@ mod absent;
 mod behind;
 mod hot;
 mod log;
-pub mod writeset;
+mod writeset;
 
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
