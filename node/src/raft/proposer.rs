@@ -102,7 +102,8 @@ pub(crate) fn weight(command: &Command) -> usize {
         Command::Notices(batch) => batch.notices.len().max(1),
         Command::ParentAcked(_) => 1,
         Command::Group(commands) => commands.iter().map(weight).sum(),
-        Command::Computed(c) => c.records.max(1) as usize,
+        // Made by the proposer from what it grouped, never grouped or kept back itself.
+        Command::Computed(_) => 1,
     }
 }
 
@@ -186,7 +187,6 @@ async fn run(
         };
         let entry = Computed {
             log_id,
-            records: records as u64,
             writes: writes.encode(),
         };
         speculation.push(log_id, Arc::new(writes));

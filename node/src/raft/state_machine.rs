@@ -561,7 +561,6 @@ mod tests {
             log_id: at,
             payload: EntryPayload::Normal(Command::Computed(Arc::new(crate::state::Computed {
                 log_id: computed_for,
-                records: 1,
                 writes: writes.encode(),
             }))),
         }

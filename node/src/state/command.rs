@@ -36,8 +36,6 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Computed {
     pub log_id: openraft::LogId<u64>,
-    /// The records the commands carried, for the proposer's accounting.
-    pub records: u64,
     /// The writes, encoded by [`WriteSet::encode`](crate::store::WriteSet::encode).
     #[serde(with = "crate::codec::bytes")]
     pub writes: Vec<u8>,
