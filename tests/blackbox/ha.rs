@@ -101,6 +101,30 @@ pub async fn load(
     (ledger, acked_at)
 }
 
+/// The actions of department `dept` among the `n` valid ones numbered from `start`, as
+/// its client sends them.
+pub fn department_actions(
+    cfg: &SampleConfig,
+    refs: &regfed_sample::SampleSet,
+    dept: &str,
+    start: u64,
+    n: usize,
+) -> Vec<Outgoing> {
+    action_stream(cfg, refs, start, n)
+        .into_iter()
+        .filter(|s| s.department.as_deref() == Some(dept))
+        .map(|s| Outgoing {
+            source: s.key,
+            record: s.record,
+        })
+        .collect()
+}
+
+/// `actions` in a load client's batches of 100.
+pub fn batches_of(actions: &[Outgoing]) -> Vec<Vec<Outgoing>> {
+    actions.chunks(100).map(<[Outgoing]>::to_vec).collect()
+}
+
 /// Load running against a group: one client per department, batches of 100 actions.
 struct Load {
     stop: tokio::sync::watch::Sender<bool>,
@@ -134,15 +158,7 @@ impl Load {
             let (cfg, refs, code) = (cfg.clone(), refs.clone(), dept.code.clone());
             let batches = (0u64..).flat_map(move |chunk| {
                 let start = (1 + i as u64) * 10_000_000 + chunk * 10_000;
-                let actions: Vec<Outgoing> = action_stream(&cfg, &refs, start, 10_000)
-                    .into_iter()
-                    .filter(|s| s.department.as_deref() == Some(&code))
-                    .map(|s| Outgoing {
-                        source: s.key.clone(),
-                        record: s.record,
-                    })
-                    .collect();
-                actions.chunks(100).map(|c| c.to_vec()).collect::<Vec<_>>()
+                batches_of(&department_actions(&cfg, &refs, &code, start, 10_000))
             });
             tasks.push(tokio::spawn(load(
                 members.clone(),
@@ -162,15 +178,9 @@ impl Load {
     /// clients' own.
     fn more_actions(&self, dept: &str, start: u64, n: usize) -> Vec<Outgoing> {
         let (cfg, refs) = &self.samples;
-        action_stream(cfg, refs, start, n * 10)
-            .into_iter()
-            .filter(|s| s.department.as_deref() == Some(dept))
-            .take(n)
-            .map(|s| Outgoing {
-                source: s.key.clone(),
-                record: s.record,
-            })
-            .collect()
+        let mut actions = department_actions(cfg, refs, dept, start, n * 10);
+        actions.truncate(n);
+        actions
     }
 
     /// Stops the clients and merges what they saw; every batch must have been acknowledged.

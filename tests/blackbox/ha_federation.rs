@@ -9,14 +9,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use regfed::cli::submit::Outgoing;
 use regfed::federation::NodePlan;
 use regfed::local::{load_samples, LocalNode, SampleForm};
 use regfed_pki::Tier;
-use regfed_sample::{action_stream, SampleConfig};
+use regfed_sample::SampleConfig;
 
 use crate::federation::{holdings, merged, wait_holds, Federation};
-use crate::ha::{action_changes, load, member_status, replicas_identical, Ledger};
+use crate::ha::{
+    action_changes, batches_of, department_actions, load, member_status, replicas_identical, Ledger,
+};
 use crate::harness::{today, wait_for};
 
 fn group(fed: &Federation, prefix: &str) -> Vec<LocalNode> {
@@ -57,17 +58,7 @@ fn load_for(
     let refs = regfed_sample::generate(&cfg);
     let mut tasks = Vec::new();
     for (dept, identity) in &node.departments {
-        let batches: Vec<Vec<Outgoing>> = action_stream(&cfg, &refs, start, n)
-            .into_iter()
-            .filter(|s| s.department.as_deref() == Some(&dept.code))
-            .map(|s| Outgoing {
-                source: s.key.clone(),
-                record: s.record,
-            })
-            .collect::<Vec<_>>()
-            .chunks(100)
-            .map(|c| c.to_vec())
-            .collect();
+        let batches = batches_of(&department_actions(&cfg, &refs, &dept.code, start, n));
         tasks.push(tokio::spawn(load(
             members.clone(),
             identity.clone(),
