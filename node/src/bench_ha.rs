@@ -70,9 +70,9 @@ struct Ingest {
 
 /// Waits until the processes `pids` have done the work an ingest left them, and answers
 /// how long after the call they last worked: until their CPU time has grown by less than
-/// a clock tick per [`POLL`] for [`QUIET`]. A follower applies the entries it kept back
-/// up to half a second after receiving them (`raft/state_machine.rs`), and each member's
-/// committer gathers writes as long (`store/behind.rs`): a round lasts until that work is
+/// a clock tick per [`POLL`] for [`QUIET`]. Each member's committer gathers writes up to
+/// half a second (`store/behind.rs`), and a follower applies what it kept back (entries
+/// that carry commands) as late (`raft/state_machine.rs`): a round lasts until that work is
 /// done, so that work put off is not work saved, and the next round does not start under
 /// it.
 async fn quiet(pids: &[Option<u32>]) -> Duration {
