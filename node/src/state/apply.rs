@@ -15,7 +15,7 @@ use super::command::{
 };
 use super::model::{
     AuditEvent, Hop, KeyState, KeyStateRef, Notice, NoticeKind, OutboxEntry, QueueEntry,
-    QueueStatus, RaisedBy, Status, VersionRecord, VersionRecordRef,
+    QueueStatus, RaisedBy, SlotVersion, Status, VersionRecord,
 };
 use super::{bucket, keys};
 use super::{china_day, Millis, Origin};
@@ -212,24 +212,31 @@ impl<'a> Applier<'a> {
             .expect("the bucket was just filled"))
     }
 
-    /// The key state in `slot` of the bucket at `bucket_key`, as this apply leaves it.
+    /// The state of `key` of `dataset`, in `slot` of the bucket at `bucket_key`, as this
+    /// apply leaves it.
     fn read_key_state(
         &mut self,
-        bucket_key: &[u8],
-        slot: &str,
+        (bucket_key, slot): (&[u8], &str),
+        dataset: &str,
+        key: &str,
     ) -> Result<Option<KeyState>, ApplyError> {
-        match self.bucket(bucket_key)?.get(slot) {
-            Some(state) => decode(bucket_key, state).map(Some),
-            None => Ok(None),
-        }
+        let Some(state) = self.bucket(bucket_key)?.get(slot) else {
+            return Ok(None);
+        };
+        KeyState::decode(dataset, key, state)
+            .map(Some)
+            .map_err(|source| ApplyError::Decode {
+                key: String::from_utf8_lossy(bucket_key).into_owned(),
+                source,
+            })
     }
 
     /// Sets the key state in `slot` of the bucket at `bucket_key`.
-    fn write_key_state<T: Serialize>(
+    fn write_key_state(
         &mut self,
         bucket_key: &[u8],
         slot: &str,
-        state: &T,
+        state: &KeyStateRef,
     ) -> Result<(), ApplyError> {
         let state = crate::codec::encode(state);
         self.bucket(bucket_key)?.set(slot, state);
@@ -554,7 +561,7 @@ impl<'a> Applier<'a> {
         }
 
         let (bucket_key, slot) = keys::key_state(dataset, &verdict.key);
-        let previous = self.read_key_state(&bucket_key, slot)?;
+        let previous = self.read_key_state((&bucket_key, slot), dataset, &verdict.key)?;
         if let (Some(up), Some(prev)) = (&a.upstream, &previous) {
             if prev.origin.region != a.origin.region && prev.current().is_some() {
                 return self.cross_origin(a, up, prev, verdict);
@@ -715,24 +722,24 @@ impl<'a> Applier<'a> {
         let state = KeyStateRef {
             reported_at,
             origin: &origin,
-            accepted: if accepted {
-                None
-            } else {
-                accepted_before.as_ref()
+            accepted: match accepted {
+                true => None,
+                false => accepted_before
+                    .as_ref()
+                    .map(|v| SlotVersion::of(v, &origin, reported_at)),
             },
-            latest: VersionRecordRef {
-                dataset,
-                key: &verdict.key,
+            latest: SlotVersion {
                 version,
                 op: verdict.op,
                 fields: &verdict.fields,
                 status,
                 issues: &verdict.issues,
                 changes: &verdict.changes,
-                changed_fields,
+                changed_fields: &changed_fields,
                 submitted_at: a.received_at,
-                reported_at,
-                origin: &origin,
+                // The key state's, which the version's slot leaves out.
+                reported_at: None,
+                origin: None,
                 pack: a.pack,
                 log_index,
                 seq,

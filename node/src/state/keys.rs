@@ -49,6 +49,22 @@ fn key_state_bucket(dataset: &str, bucket: &str) -> Vec<u8> {
     bytes
 }
 
+/// The record key whose state is in `slot` of the bucket at `bucket_key` of `dataset`:
+/// [`key_state`] undone. `None` for a key not of that data set's key states.
+pub fn record_key(dataset: &str, bucket_key: &[u8], slot: &str) -> Option<String> {
+    let bucket = bucket_key
+        .strip_prefix(KEY_STATE_PREFIX)?
+        .strip_prefix(dataset.as_bytes())?
+        .strip_prefix(b"/")?;
+    let bucket = std::str::from_utf8(bucket).ok()?;
+    Some(unseg(bucket) + slot)
+}
+
+/// [`seg`] undone.
+fn unseg(segment: &str) -> String {
+    segment.replace("%2F", "/").replace("%25", "%")
+}
+
 pub fn key_state_prefix(dataset: &str) -> Vec<u8> {
     format!("key/{dataset}/").into_bytes()
 }
@@ -196,6 +212,11 @@ mod tests {
         assert!(key_state("item", "x")
             .0
             .starts_with(&key_state_prefix("item")));
+        for key in ["A-12", "a/b%c3", "%2F/%252", "编号", ""] {
+            let (bucket, slot) = key_state("item", key);
+            assert_eq!(record_key("item", &bucket, slot).as_deref(), Some(key));
+            assert_eq!(record_key("action", &bucket, slot), None);
+        }
     }
 
     #[test]

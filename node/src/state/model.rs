@@ -32,8 +32,9 @@ impl Status {
 /// Everything about one record key: its latest submission and its accepted state.
 ///
 /// The latest version lives here, not under `ver/`, so that a new record costs one write;
-/// a version moves to `ver/` only when a newer one replaces it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// a version moves to `ver/` only when a newer one replaces it. It is stored in its
+/// bucket's slot in a form of its own ([`KeyStateRef`], read back by [`KeyState::decode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyState {
     /// First receipt of this key at the city tier.
     pub reported_at: Millis,
@@ -59,6 +60,140 @@ impl KeyState {
         self.current()
             .filter(|c| c.op == Op::Upsert)
             .map(|c| &c.fields)
+    }
+
+    /// The key state of `key` of `dataset`, from its slot's bytes ([`KeyStateRef`]).
+    pub fn decode(dataset: &str, key: &str, bytes: &[u8]) -> Result<KeyState, crate::codec::Error> {
+        let stored: StoredKeyState = crate::codec::decode(bytes)?;
+        let version =
+            |v: StoredVersion| v.into_record(dataset, key, &stored.origin, stored.reported_at);
+        Ok(KeyState {
+            latest: version(stored.latest),
+            accepted: stored.accepted.map(version),
+            reported_at: stored.reported_at,
+            origin: stored.origin,
+        })
+    }
+}
+
+/// A key state as its bucket's slot stores it. Its versions leave out what the slot
+/// already says: their data set and key (the bucket's and the slot's), and their origin
+/// and first receipt where these are the key state's (always, as the apply writes them).
+/// These repeats were a sixth of a stored action's bytes, written by every member and
+/// carried in every Raft entry of computed writes.
+#[derive(Serialize)]
+pub struct KeyStateRef<'a> {
+    pub reported_at: Millis,
+    pub origin: &'a Origin,
+    pub latest: SlotVersion<'a>,
+    pub accepted: Option<SlotVersion<'a>>,
+}
+
+/// A version as a key state's slot stores it (see [`KeyStateRef`]), by reference:
+/// applying a record writes it straight from the Raft entry, without copying the record.
+#[derive(Serialize)]
+pub struct SlotVersion<'a> {
+    pub version: u64,
+    pub op: Op,
+    #[serde(serialize_with = "crate::codec::fields::serialize_ref")]
+    pub fields: &'a Fields,
+    pub status: Status,
+    pub issues: &'a [Issue],
+    pub changes: &'a [Change],
+    pub changed_fields: &'a [String],
+    pub submitted_at: Millis,
+    /// `None`: the key state's.
+    pub reported_at: Option<Millis>,
+    /// `None`: the key state's.
+    pub origin: Option<&'a Origin>,
+    pub pack: &'a PackId,
+    pub log_index: u64,
+    pub seq: Option<u64>,
+    pub origin_version: u64,
+    pub hops: &'a [Hop],
+}
+
+impl<'a> SlotVersion<'a> {
+    /// `version` as the slot of a key state of `origin`, first received at
+    /// `reported_at`, stores it.
+    pub fn of(version: &'a VersionRecord, origin: &Origin, reported_at: Millis) -> Self {
+        SlotVersion {
+            version: version.version,
+            op: version.op,
+            fields: &version.fields,
+            status: version.status,
+            issues: &version.issues,
+            changes: &version.changes,
+            changed_fields: &version.changed_fields,
+            submitted_at: version.submitted_at,
+            reported_at: Some(version.reported_at).filter(|r| *r != reported_at),
+            origin: Some(&version.origin).filter(|o| *o != origin),
+            pack: &version.pack,
+            log_index: version.log_index,
+            seq: version.seq,
+            origin_version: version.origin_version,
+            hops: &version.hops,
+        }
+    }
+}
+
+/// [`KeyStateRef`] read back: the same fields, owned, in the same order.
+#[derive(Deserialize)]
+struct StoredKeyState {
+    reported_at: Millis,
+    origin: Origin,
+    latest: StoredVersion,
+    accepted: Option<StoredVersion>,
+}
+
+/// [`SlotVersion`] read back.
+#[derive(Deserialize)]
+struct StoredVersion {
+    version: u64,
+    op: Op,
+    #[serde(with = "crate::codec::fields")]
+    fields: Fields,
+    status: Status,
+    issues: Vec<Issue>,
+    changes: Vec<Change>,
+    changed_fields: Vec<String>,
+    submitted_at: Millis,
+    reported_at: Option<Millis>,
+    origin: Option<Origin>,
+    pack: PackId,
+    log_index: u64,
+    seq: Option<u64>,
+    origin_version: u64,
+    hops: Vec<Hop>,
+}
+
+impl StoredVersion {
+    fn into_record(
+        self,
+        dataset: &str,
+        key: &str,
+        origin: &Origin,
+        reported_at: Millis,
+    ) -> VersionRecord {
+        VersionRecord {
+            dataset: dataset.to_string(),
+            key: key.to_string(),
+            version: self.version,
+            op: self.op,
+            fields: self.fields,
+            status: self.status,
+            issues: self.issues,
+            changes: self.changes,
+            changed_fields: self.changed_fields,
+            submitted_at: self.submitted_at,
+            reported_at: self.reported_at.unwrap_or(reported_at),
+            origin: self.origin.unwrap_or_else(|| origin.clone()),
+            pack: self.pack,
+            log_index: self.log_index,
+            seq: self.seq,
+            origin_version: self.origin_version,
+            hops: self.hops,
+        }
     }
 }
 
@@ -90,39 +225,6 @@ pub struct VersionRecord {
     pub origin_version: u64,
     /// Receipts at the tiers below this one, city first; empty at the city tier.
     pub hops: Vec<Hop>,
-}
-
-/// A [`KeyState`] by reference, encoding to the same bytes: applying a record writes its
-/// key's state straight from the Raft entry, without copying the record.
-#[derive(Serialize)]
-pub struct KeyStateRef<'a> {
-    pub reported_at: Millis,
-    pub origin: &'a Origin,
-    pub latest: VersionRecordRef<'a>,
-    pub accepted: Option<&'a VersionRecord>,
-}
-
-/// A [`VersionRecord`] by reference, encoding to the same bytes (field for field).
-#[derive(Serialize)]
-pub struct VersionRecordRef<'a> {
-    pub dataset: &'a str,
-    pub key: &'a str,
-    pub version: u64,
-    pub op: Op,
-    #[serde(serialize_with = "crate::codec::fields::serialize_ref")]
-    pub fields: &'a Fields,
-    pub status: Status,
-    pub issues: &'a [Issue],
-    pub changes: &'a [Change],
-    pub changed_fields: Vec<String>,
-    pub submitted_at: Millis,
-    pub reported_at: Millis,
-    pub origin: &'a Origin,
-    pub pack: &'a PackId,
-    pub log_index: u64,
-    pub seq: Option<u64>,
-    pub origin_version: u64,
-    pub hops: &'a [Hop],
 }
 
 /// One tier's receipt of a record on its way up.
@@ -247,13 +349,16 @@ mod tests {
 
     use super::*;
 
+    const KEY: &str = "420100-XZCF-2026-S00000123";
+    const DEPARTMENT: &str = "11420100MB9000015H";
+
     fn version(n: u64, status: Status) -> VersionRecord {
         let mut fields = Fields::new();
         fields.insert("action_id".into(), Value::from("A1"));
         fields.insert("officers".into(), Value::List(vec!["1".into(), "2".into()]));
         VersionRecord {
             dataset: "action".into(),
-            key: "A1".into(),
+            key: KEY.into(),
             version: n,
             op: Op::Upsert,
             fields,
@@ -277,7 +382,7 @@ mod tests {
             reported_at: 1_780_000_000_000,
             origin: Origin {
                 region: "420100".into(),
-                department: "D".into(),
+                department: DEPARTMENT.into(),
             },
             pack: PackId {
                 name: "p".into(),
@@ -295,42 +400,41 @@ mod tests {
     }
 
     #[test]
-    fn a_key_state_by_reference_encodes_to_the_same_bytes() {
+    fn a_key_state_is_stored_without_what_its_slot_says_and_read_back_whole() {
         let accepted = version(1, Status::Accepted);
         let latest = version(2, Status::Rejected);
-        let owned = KeyState {
+        let state = |accepted: Option<VersionRecord>| KeyState {
             reported_at: latest.reported_at,
             origin: latest.origin.clone(),
             latest: latest.clone(),
-            accepted: Some(accepted.clone()),
+            accepted,
         };
-        let by_reference = KeyStateRef {
-            reported_at: latest.reported_at,
-            origin: &latest.origin,
-            latest: VersionRecordRef {
-                dataset: &latest.dataset,
-                key: &latest.key,
-                version: latest.version,
-                op: latest.op,
-                fields: &latest.fields,
-                status: latest.status,
-                issues: &latest.issues,
-                changes: &latest.changes,
-                changed_fields: latest.changed_fields.clone(),
-                submitted_at: latest.submitted_at,
-                reported_at: latest.reported_at,
-                origin: &latest.origin,
-                pack: &latest.pack,
-                log_index: latest.log_index,
-                seq: latest.seq,
-                origin_version: latest.origin_version,
-                hops: &latest.hops,
-            },
-            accepted: Some(&accepted),
+        let stored = |state: &KeyState| {
+            let slot = |v| SlotVersion::of(v, &state.origin, state.reported_at);
+            crate::codec::encode(&KeyStateRef {
+                reported_at: state.reported_at,
+                origin: &state.origin,
+                latest: slot(&state.latest),
+                accepted: state.accepted.as_ref().map(slot),
+            })
         };
+        for state in [state(None), state(Some(accepted.clone()))] {
+            let bytes = stored(&state);
+            assert_eq!(KeyState::decode("action", KEY, &bytes).unwrap(), state);
+            // The key is the slot's, and the origin is the key state's, written once.
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(KEY), "{text:?}");
+            assert_eq!(text.matches(DEPARTMENT).count(), 1, "{text:?}");
+        }
+        // A version of another origin or first receipt keeps its own.
+        let mut other = accepted.clone();
+        other.origin.department = "E".into();
+        other.reported_at += 1;
+        let mixed = state(Some(other));
         assert_eq!(
-            crate::codec::encode(&by_reference),
-            crate::codec::encode(&owned)
+            KeyState::decode("action", KEY, &stored(&mixed)).unwrap(),
+            mixed
         );
+        assert!(KeyState::decode("action", KEY, &stored(&mixed)[..10]).is_err());
     }
 }

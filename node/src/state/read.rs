@@ -143,7 +143,12 @@ impl LastBucket {
             return Ok(None);
         };
         match bucket::get(bucket, slot) {
-            Ok(Some(state)) => decode(&self.key, state).map(Some),
+            Ok(Some(state)) => KeyState::decode(dataset, key, state)
+                .map(Some)
+                .map_err(|source| ReadError::Decode {
+                    key: String::from_utf8_lossy(&self.key).into_owned(),
+                    source,
+                }),
             Ok(None) => Ok(None),
             Err(damaged) => Err(damaged.at(&self.key).into()),
         }
@@ -441,8 +446,13 @@ pub fn stats(
     for r in store.scan_prefix(&keys::key_state_prefix("item")) {
         let (k, v) = r?;
         for entry in bucket::entries(&v) {
-            let (_, state) = entry.map_err(|e| e.at(&k))?;
-            let state: KeyState = decode(&k, state)?;
+            let (slot, state) = entry.map_err(|e| e.at(&k))?;
+            let key = keys::record_key("item", &k, slot).unwrap_or_default();
+            let state =
+                KeyState::decode("item", &key, state).map_err(|source| ReadError::Decode {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    source,
+                })?;
             let Some(fields) = state.live_fields() else {
                 continue;
             };

@@ -114,8 +114,10 @@ pub enum StoreError {
 /// log's entries). A store of another format is refused at open, never misread.
 /// Format 1 (before the marker existed) kept a fingerprint in every key state; format 2
 /// stored every field name as text; format 3 kept the Raft log in sled; format 4 kept
-/// each record's key state under a key of its own (now in buckets, `state/bucket.rs`).
-pub const FORMAT: u32 = 5;
+/// each record's key state under a key of its own (now in buckets, `state/bucket.rs`);
+/// format 5 repeated a key state's data set, key, origin and first receipt in each of its
+/// versions (now only where they differ, `state::KeyStateRef`).
+pub const FORMAT: u32 = 6;
 const FORMAT_KEY: &str = "store_format";
 
 fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
