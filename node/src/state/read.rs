@@ -36,6 +36,19 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadError>
     })
 }
 
+/// The state of `key` of `dataset` in a slot of the bucket at `bucket_key`.
+fn decode_key_state(
+    bucket_key: &[u8],
+    dataset: &str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<KeyState, ReadError> {
+    KeyState::decode(dataset, key, bytes).map_err(|source| ReadError::Decode {
+        key: String::from_utf8_lossy(bucket_key).into_owned(),
+        source,
+    })
+}
+
 fn get<T: DeserializeOwned>(store: &Store, key: &[u8]) -> Result<Option<T>, ReadError> {
     match store.get(key)? {
         Some(bytes) => decode(key, &bytes).map(Some),
@@ -143,12 +156,7 @@ impl LastBucket {
             return Ok(None);
         };
         match bucket::get(bucket, slot) {
-            Ok(Some(state)) => KeyState::decode(dataset, key, state)
-                .map(Some)
-                .map_err(|source| ReadError::Decode {
-                    key: String::from_utf8_lossy(&self.key).into_owned(),
-                    source,
-                }),
+            Ok(Some(state)) => decode_key_state(&self.key, dataset, key, state).map(Some),
             Ok(None) => Ok(None),
             Err(damaged) => Err(damaged.at(&self.key).into()),
         }
@@ -447,12 +455,9 @@ pub fn stats(
         let (k, v) = r?;
         for entry in bucket::entries(&v) {
             let (slot, state) = entry.map_err(|e| e.at(&k))?;
+            // Always a key: the scan is of the item buckets.
             let key = keys::record_key("item", &k, slot).unwrap_or_default();
-            let state =
-                KeyState::decode("item", &key, state).map_err(|source| ReadError::Decode {
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    source,
-                })?;
+            let state = decode_key_state(&k, "item", &key, state)?;
             let Some(fields) = state.live_fields() else {
                 continue;
             };
